@@ -1,0 +1,22 @@
+"""skout: Keras networks as scikit-learn estimators that choose their own head.
+
+Importing skout does not import TensorFlow or Keras; the first ``fit`` (or
+the first access to a fitted ``model_``) does.
+"""
+
+from .classifier import AutoHeadClassifier
+from .heads import HEAD_TABLE, Head, OutputHead, check_loss, choose_head
+from .regressor import AutoHeadRegressor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "HEAD_TABLE",
+    "AutoHeadClassifier",
+    "AutoHeadRegressor",
+    "Head",
+    "OutputHead",
+    "__version__",
+    "check_loss",
+    "choose_head",
+]

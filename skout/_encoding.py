@@ -1,0 +1,149 @@
+"""Targets to training arrays, and network outputs back to the user's format.
+
+A :class:`TargetEncoder` is fitted on ``y`` together with the :class:`Head`
+chosen for it. ``transform`` gives one float32 matrix whose column blocks feed
+the network's outputs, in order; ``proba`` and ``predict`` turn the network's
+outputs into scikit-learn's shapes and the labels, dtype and layout that
+``fit`` was given. Nothing here imports Keras.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .heads import Head
+
+
+def _column_indices(column, classes):
+    """Index of each label of ``column`` in ``classes`` (sorted)."""
+    idx = np.searchsorted(classes, column)
+    idx = np.clip(idx, 0, len(classes) - 1)
+    unseen = classes[idx] != column
+    if np.any(unseen):
+        raise ValueError(
+            f"y contains labels the model was not fitted on: "
+            f"{np.unique(np.asarray(column)[unseen])[:5].tolist()}; known "
+            f"classes are {classes.tolist()}."
+        )
+    return idx
+
+
+def _sigmoid_to_proba(p):
+    p = p[:, 0]
+    return np.column_stack([1.0 - p, p])
+
+
+class TargetEncoder:
+    """Encode a target for training and decode predictions back.
+
+    Parameters
+    ----------
+    head : Head
+        The head chosen for the target.
+
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray
+        Sorted labels (binary, multiclass), ``arange(K)`` for one-hot and
+        multilabel targets, one array per column for multiclass-multioutput;
+        ``None`` for regression.
+    """
+
+    def __init__(self, head: Head):
+        self.head = head
+
+    # -- fitting -----------------------------------------------------------
+    def fit(self, y, *, standardize=True):
+        y = np.asarray(y)
+        self.ndim_ = y.ndim
+        self.dtype_ = y.dtype
+        self.n_columns_ = 1 if y.ndim == 1 else y.shape[1]
+        kind = self.head.target_type
+        if kind in ("binary", "multiclass"):
+            self.classes_ = np.unique(y.reshape(-1))
+        elif kind in ("one-hot", "multilabel-indicator"):
+            self.classes_ = np.arange(y.shape[1])
+        elif kind == "multiclass-multioutput":
+            self.classes_ = [np.unique(y[:, j]) for j in range(y.shape[1])]
+        else:
+            self.classes_ = None
+            y2 = y.reshape(len(y), -1).astype(np.float64)
+            if standardize:
+                self.mean_ = y2.mean(axis=0)
+                std = y2.std(axis=0)
+                self.scale_ = np.where(std > 0, std, 1.0)
+            else:
+                self.mean_ = np.zeros(y2.shape[1])
+                self.scale_ = np.ones(y2.shape[1])
+        return self
+
+    # -- encoding ----------------------------------------------------------
+    def _check_shape(self, y):
+        if self.n_columns_ != (1 if y.ndim == 1 else y.shape[1]):
+            raise ValueError(
+                f"y has {1 if y.ndim == 1 else y.shape[1]} column(s) but the "
+                f"model was fitted on {self.n_columns_}."
+            )
+
+    def transform(self, y):
+        """Encoded target: float32, shape (n_samples, total target width)."""
+        y = np.asarray(y)
+        self._check_shape(y)
+        kind = self.head.target_type
+        if self.classes_ is None:
+            y2 = y.reshape(len(y), -1).astype(np.float64)
+            return ((y2 - self.mean_) / self.scale_).astype(np.float32)
+        if kind in ("one-hot", "multilabel-indicator"):
+            y2 = y.astype(np.float32)
+            if not np.all((y2 == 0) | (y2 == 1)):
+                raise ValueError("y must be a 0/1 indicator matrix, as at fit time.")
+            return self._to_loss_format([y2])
+        if kind == "multiclass-multioutput":
+            blocks = [
+                _column_indices(y[:, j], c)[:, None] for j, c in enumerate(self.classes_)
+            ]
+            return self._to_loss_format(blocks)
+        return self._to_loss_format([_column_indices(y.reshape(-1), self.classes_)[:, None]])
+
+    def _to_loss_format(self, blocks):
+        """One block per output: indices, or one-hot rows for dense losses."""
+        out = []
+        for block, head_out in zip(blocks, self.head.outputs):
+            if head_out.target_width > 1 and block.shape[1] == 1:
+                block = np.eye(head_out.units, dtype=np.float32)[block[:, 0]]
+            out.append(block.astype(np.float32))
+        return np.hstack(out) if len(out) > 1 else out[0]
+
+    # -- decoding ----------------------------------------------------------
+    def proba(self, outputs):
+        """scikit-learn's ``predict_proba`` from the network's outputs.
+
+        ``outputs`` is a list with one array per output head.
+        """
+        kind = self.head.target_type
+        per_output = []
+        for p, head_out in zip(outputs, self.head.outputs):
+            p = np.asarray(p, dtype=np.float64)
+            if head_out.activation == "sigmoid" and kind != "multilabel-indicator":
+                p = _sigmoid_to_proba(p)
+            elif head_out.activation == "softmax":
+                p = p / p.sum(axis=1, keepdims=True)
+            per_output.append(np.clip(p, 0.0, 1.0))
+        return per_output if kind == "multiclass-multioutput" else per_output[0]
+
+    def predict(self, outputs):
+        """Predictions in the format ``fit`` was given."""
+        kind = self.head.target_type
+        if self.classes_ is None:
+            values = np.asarray(outputs[0], dtype=np.float64) * self.scale_ + self.mean_
+            return values.ravel() if self.ndim_ == 1 else values
+        proba = self.proba(outputs)
+        if kind == "multilabel-indicator":
+            return (proba >= 0.5).astype(self.dtype_)
+        if kind == "one-hot":
+            return np.eye(len(self.classes_), dtype=self.dtype_)[proba.argmax(axis=1)]
+        if kind == "multiclass-multioutput":
+            columns = [c[p.argmax(axis=1)] for c, p in zip(self.classes_, proba)]
+            return np.column_stack(columns).astype(self.dtype_, copy=False)
+        labels = self.classes_[proba.argmax(axis=1)]
+        return labels.reshape(-1, 1) if self.ndim_ == 2 else labels

@@ -1,0 +1,259 @@
+"""AutoHeadClassifier: a Keras network whose output head comes from the labels."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils._param_validation import StrOptions
+
+from ._base import _AutoHeadBase
+from .heads import choose_head
+
+
+class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
+    """Keras neural-network classifier that picks its output layer from ``y``.
+
+    ``fit`` reads the target with :func:`~sklearn.utils.multiclass.type_of_target`
+    and chooses the output units, activation, loss and decoding from skout's
+    head table (:mod:`skout.heads`): binary, multiclass, one-hot, multilabel and
+    multiclass-multioutput targets. ``predict`` returns labels in the format
+    ``fit`` was given; ``predict_proba`` follows scikit-learn's shapes.
+
+    Parameters mean what they mean in :class:`~sklearn.neural_network.MLPClassifier`,
+    so a script or grid written for it keeps working.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        Units of each hidden ``Dense`` layer.
+    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
+        Activation of the hidden layers.
+    solver : {"adam", "sgd"}, default="adam"
+        Optimizer.
+    alpha : float, default=1e-4
+        L2 penalty on the kernels, scaled as in ``MLPClassifier``.
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; ``"auto"`` is ``min(200, n_samples)``.
+    learning_rate_init : float, default=1e-3
+        Learning rate.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Shuffle the samples every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the shuffling and the validation split.
+        Two fits with the same int give the same predictions; TensorFlow's
+        global seed is left alone.
+    tol : float, default=1e-4
+        Training stops when the loss (or the validation score, with
+        ``early_stopping``) has not improved by at least ``tol`` for
+        ``n_iter_no_change`` consecutive epochs.
+    verbose : bool, default=False
+        Print the loss (and validation score) after every epoch.
+    warm_start : bool, default=False
+        Start the next ``fit`` from the current weights.
+    momentum : float, default=0.9
+        Momentum of ``solver="sgd"``.
+    nesterovs_momentum : bool, default=True
+        Nesterov momentum for ``solver="sgd"``.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified), stop when
+        its accuracy stops improving and restore the best weights.
+    validation_fraction : float, default=0.1
+        Share of the data held out with ``early_stopping``.
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's parameters.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping.
+    loss : str, default="auto"
+        ``"auto"`` takes the head table's loss. A named loss is checked
+        against the target: a pairing that cannot learn raises a
+        ``ValueError`` that says what to use.
+    binary_head : {"sigmoid", "softmax"}, default="sigmoid"
+        For two classes: one sigmoid unit, or two softmax units.
+
+    Attributes
+    ----------
+    head_ : Head
+        The chosen output head (``target_type``, ``units``, ``activation``,
+        ``loss``, ``decoding``).
+    target_type_ : str
+        The target type the head was chosen for.
+    classes_ : ndarray or list of ndarray
+        Class labels (one array per output for multiclass-multioutput).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when X had string column names.
+    n_outputs_ : int
+        Number of target columns (1 for a 1-D target).
+    model_ : keras.Model
+        The trained Keras model, built on first access.
+    loss_curve_ : list of float
+        Training loss after each epoch.
+    validation_scores_ : list of float or None
+        Validation accuracy after each epoch, with ``early_stopping``.
+    best_loss_ : float or None
+        Lowest training loss (None with ``early_stopping``).
+    best_validation_score_ : float or None
+        Best validation accuracy (with ``early_stopping``).
+    n_iter_ : int
+        Number of epochs run.
+    t_ : int
+        Number of training samples seen.
+
+    See Also
+    --------
+    AutoHeadRegressor : The same for numeric targets.
+    skout.heads.choose_head : Ask which head a target needs, without training.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skout import AutoHeadClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> labels = ["setosa", "versicolor", "virginica"]
+    >>> y = [labels[i] for i in y]
+    >>> clf = AutoHeadClassifier(hidden_layer_sizes=(16,), max_iter=50,
+    ...                          random_state=0).fit(X, y)  # doctest: +SKIP
+    >>> clf.head_  # doctest: +SKIP
+    Head(target_type='multiclass', units=3, activation='softmax', loss='sparse_categorical_crossentropy', decoding='argmax')
+    >>> clf.predict(X[:2])  # doctest: +SKIP
+    array(['setosa', 'setosa'], dtype='<U10')
+    """  # noqa: E501
+
+    _parameter_constraints: dict = {
+        **_AutoHeadBase._parameter_constraints,
+        "binary_head": [StrOptions({"sigmoid", "softmax"})],
+    }
+    _task = "classification"
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate_init=0.001,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        loss="auto",
+        binary_head="sigmoid",
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.loss = loss
+        self.binary_head = binary_head
+
+    def _choose_head(self, y):
+        return choose_head(y, estimator="classifier", binary_head=self.binary_head)
+
+    def _set_fitted(self, head, spec, encoder, y, result):
+        super()._set_fitted(head, spec, encoder, y, result)
+        self.classes_ = encoder.classes_
+
+    def predict(self, X):
+        """Predict labels, in the format of the ``y`` given to ``fit``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Original labels (and dtype) for binary and multiclass targets,
+            one-hot rows or a 0/1 matrix for indicator targets, one label per
+            column for multiclass-multioutput.
+        """
+        return self._encoder.predict(self._network_outputs(X))
+
+    def predict_proba(self, X):
+        """Class probabilities, in scikit-learn's shapes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes), or list of such
+            ``(n, n_classes)`` with columns in ``classes_`` order (also for a
+            single row and for binary targets); ``(n, K)`` independent
+            probabilities for multilabel; a list with one array per output for
+            multiclass-multioutput.
+        """
+        return self._encoder.proba(self._network_outputs(X))
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray or list of ndarray
+            Same shapes as :meth:`predict_proba`.
+        """
+        proba = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            if isinstance(proba, list):
+                return [np.log(p) for p in proba]
+            return np.log(proba)
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy; for multiclass-multioutput, the share of rows all right.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        if getattr(self, "target_type_", None) != "multiclass-multioutput":
+            return super().score(X, y, sample_weight=sample_weight)
+        right = np.all(self.predict(X) == np.asarray(y), axis=1)
+        return float(np.average(right, weights=sample_weight))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags

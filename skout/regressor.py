@@ -1,0 +1,182 @@
+"""AutoHeadRegressor: a Keras network for one or several numeric targets."""
+
+from __future__ import annotations
+
+from sklearn.base import RegressorMixin
+
+from ._base import _AutoHeadBase
+from .heads import choose_head
+
+
+class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
+    """Keras neural-network regressor with a head sized from ``y``.
+
+    A 1-D target gets one linear unit, a 2-D target one per column, trained
+    with mean squared error. Every numeric target is continuous here: integer
+    valued targets such as ``load_diabetes().target`` are regressed, not
+    classified. The target is standardised for training and restored in
+    ``predict`` (``standardize_target=False`` turns that off).
+
+    Parameters mean what they mean in :class:`~sklearn.neural_network.MLPRegressor`.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        Units of each hidden ``Dense`` layer.
+    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
+        Activation of the hidden layers.
+    solver : {"adam", "sgd"}, default="adam"
+        Optimizer.
+    alpha : float, default=1e-4
+        L2 penalty on the kernels, scaled as in ``MLPRegressor``.
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; ``"auto"`` is ``min(200, n_samples)``.
+    learning_rate_init : float, default=1e-3
+        Learning rate.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Shuffle the samples every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the shuffling and the validation split.
+    tol : float, default=1e-4
+        Minimum improvement of the loss (or validation R^2) per epoch.
+    verbose : bool, default=False
+        Print the loss after every epoch.
+    warm_start : bool, default=False
+        Start the next ``fit`` from the current weights.
+    momentum : float, default=0.9
+        Momentum of ``solver="sgd"``.
+    nesterovs_momentum : bool, default=True
+        Nesterov momentum for ``solver="sgd"``.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its R^2 stops
+        improving and restore the best weights.
+    validation_fraction : float, default=0.1
+        Share of the data held out with ``early_stopping``.
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's parameters.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping.
+    loss : str, default="auto"
+        ``"auto"`` (mean squared error), or ``"mean_absolute_error"``,
+        ``"huber"``, ``"log_cosh"``; a classification loss is refused.
+    standardize_target : bool, default=True
+        Train on ``(y - mean) / std`` and undo it in ``predict``.
+
+    Attributes
+    ----------
+    head_ : Head
+        The chosen output head.
+    target_type_ : {"continuous", "continuous-multioutput"}
+        The target type.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when X had string column names.
+    n_outputs_ : int
+        Number of target columns.
+    model_ : keras.Model
+        The trained Keras model (it predicts the standardised target).
+    loss_curve_ : list of float
+        Training loss after each epoch.
+    validation_scores_ : list of float or None
+        Validation R^2 after each epoch, with ``early_stopping``.
+    best_loss_, best_validation_score_ : float or None
+        As in ``MLPRegressor``.
+    n_iter_ : int
+        Number of epochs run.
+    t_ : int
+        Number of training samples seen.
+
+    See Also
+    --------
+    AutoHeadClassifier : The same for class labels.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skout import AutoHeadRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = make_pipeline(StandardScaler(), AutoHeadRegressor(
+    ...     hidden_layer_sizes=(16,), max_iter=50, random_state=0))
+    >>> reg.fit(X, y).predict(X[:3]).shape  # doctest: +SKIP
+    (3,)
+    """
+
+    _parameter_constraints: dict = {
+        **_AutoHeadBase._parameter_constraints,
+        "standardize_target": ["boolean"],
+    }
+    _task = "regression"
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate_init=0.001,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        loss="auto",
+        standardize_target=True,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.loss = loss
+        self.standardize_target = standardize_target
+
+    def _choose_head(self, y):
+        return choose_head(y, estimator="regressor")
+
+    def _encoder_options(self):
+        return {"standardize": self.standardize_target}
+
+    def predict(self, X):
+        """Predict the target.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Same layout as the ``y`` given to ``fit``.
+        """
+        return self._encoder.predict(self._network_outputs(X))
