@@ -147,7 +147,9 @@ class _AutoHeadBase(BaseEstimator):
         stratify = y if head.target_type in ("binary", "multiclass") else None
         try:
             parts = train_test_split(
-                X, Y, sample_weight,
+                X,
+                Y,
+                sample_weight,
                 test_size=self.validation_fraction,
                 random_state=rng.randint(np.iinfo(np.int32).max),
                 stratify=stratify,
@@ -156,7 +158,9 @@ class _AutoHeadBase(BaseEstimator):
             if stratify is None:
                 raise
             parts = train_test_split(
-                X, Y, sample_weight,
+                X,
+                Y,
+                sample_weight,
                 test_size=self.validation_fraction,
                 random_state=rng.randint(np.iinfo(np.int32).max),
             )
@@ -171,6 +175,7 @@ class _AutoHeadBase(BaseEstimator):
                 f"batch_size={self.batch_size} is larger than the {n_samples} "
                 "training samples; using one batch of all of them.",
                 UserWarning,
+                stacklevel=3,
             )
         return min(self.batch_size, n_samples)
 
@@ -210,7 +215,9 @@ class _AutoHeadBase(BaseEstimator):
                 key, weights, data, validation, schedule, state, optimizer_state
             )
             weights, optimizer_state, state = (
-                result.weights, result.optimizer_state, result.state,
+                result.weights,
+                result.optimizer_state,
+                result.state,
             )
             best = result.best_weights or best
             curve += result.loss_curve
@@ -232,6 +239,7 @@ class _AutoHeadBase(BaseEstimator):
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                 "reached and the optimization hasn't converged yet.",
                 ConvergenceWarning,
+                stacklevel=3,
             )
         if validation is not None and best is not None:
             weights = best

@@ -99,9 +99,7 @@ class TargetEncoder:
                 raise ValueError("y must be a 0/1 indicator matrix, as at fit time.")
             return self._to_loss_format([y2])
         if kind == "multiclass-multioutput":
-            blocks = [
-                _column_indices(y[:, j], c)[:, None] for j, c in enumerate(self.classes_)
-            ]
+            blocks = [_column_indices(y[:, j], c)[:, None] for j, c in enumerate(self.classes_)]
             return self._to_loss_format(blocks)
         return self._to_loss_format([_column_indices(y.reshape(-1), self.classes_)[:, None]])
 

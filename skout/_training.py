@@ -198,11 +198,22 @@ class _Trainer:
         y_width = sum(self._widths)
         scalar = lambda dtype: tf.TensorSpec([], dtype)  # noqa: E731
         signature = [
-            matrix(spec.n_features), matrix(y_width), tf.TensorSpec([None], f32),
-            matrix(spec.n_features), matrix(y_width), tf.TensorSpec([None], f32),
-            scalar(i32), scalar(i32), scalar(i32), scalar(i32),  # epochs, first, batch, seed
-            scalar(f32), scalar(f32), scalar(i32),  # alpha, tol, n_iter_no_change
-            scalar(f32), scalar(f32), scalar(i32),  # stopping state in
+            matrix(spec.n_features),
+            matrix(y_width),
+            tf.TensorSpec([None], f32),
+            matrix(spec.n_features),
+            matrix(y_width),
+            tf.TensorSpec([None], f32),
+            scalar(i32),
+            scalar(i32),
+            scalar(i32),
+            scalar(i32),  # epochs, first, batch, seed
+            scalar(f32),
+            scalar(f32),
+            scalar(i32),  # alpha, tol, n_iter_no_change
+            scalar(f32),
+            scalar(f32),
+            scalar(i32),  # stopping state in
         ]
 
         def train_step(xb, yb, wb, alpha):
@@ -218,8 +229,24 @@ class _Trainer:
             return loss, wsum
 
         @tf.function(input_signature=signature, autograph=False)
-        def run(X, Y, W, Xv, Yv, Wv, n_epochs, first_epoch, batch_size, seed,
-                alpha, tol, patience, best_loss0, best_score0, count0):
+        def run(
+            X,
+            Y,
+            W,
+            Xv,
+            Yv,
+            Wv,
+            n_epochs,
+            first_epoch,
+            batch_size,
+            seed,
+            alpha,
+            tol,
+            patience,
+            best_loss0,
+            best_score0,
+            count0,
+        ):
             n = tf.shape(X)[0]
             n_batches = (n + batch_size - 1) // batch_size
             w_total = tf.maximum(tf.reduce_sum(W), _EPS)
@@ -264,8 +291,12 @@ class _Trainer:
                 return e + 1, stop, bad, best_loss, best_score, count, losses, scores
 
             state = (
-                tf.constant(0), tf.constant(False), tf.constant(False),
-                best_loss0, best_score0, count0,
+                tf.constant(0),
+                tf.constant(False),
+                tf.constant(False),
+                best_loss0,
+                best_score0,
+                count0,
                 tf.TensorArray(f32, size=n_epochs, element_shape=[]),
                 tf.TensorArray(f32, size=n_epochs, element_shape=[]),
             )
@@ -275,8 +306,14 @@ class _Trainer:
                 state,
             )
             return (
-                losses.stack()[:e], scores.stack()[:e], e, stop, diverged,
-                best_loss, best_score, count,
+                losses.stack()[:e],
+                scores.stack()[:e],
+                e,
+                stop,
+                diverged,
+                best_loss,
+                best_score,
+                count,
             )
 
         return run
@@ -300,12 +337,21 @@ class _Trainer:
         X, Y, W = data
         Xv, Yv, Wv = validation if validation is not None else (X[:0], Y[:0], W[:0])
         out = self._run(
-            X, Y, W, Xv, Yv, Wv,
-            np.int32(schedule.max_epochs), np.int32(schedule.first_epoch),
-            np.int32(schedule.batch_size), np.int32(schedule.seed),
-            np.float32(schedule.alpha), np.float32(schedule.tol),
+            X,
+            Y,
+            W,
+            Xv,
+            Yv,
+            Wv,
+            np.int32(schedule.max_epochs),
+            np.int32(schedule.first_epoch),
+            np.int32(schedule.batch_size),
+            np.int32(schedule.seed),
+            np.float32(schedule.alpha),
+            np.float32(schedule.tol),
             np.int32(schedule.n_iter_no_change),
-            np.float32(state.best_loss), np.float32(state.best_score),
+            np.float32(state.best_loss),
+            np.float32(state.best_score),
             np.int32(state.no_improvement_count),
         )
         losses, scores, n_run, stop, diverged, best_loss, best_score, count = out

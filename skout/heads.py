@@ -298,9 +298,9 @@ class Head:
         if len(self.outputs) == 1:
             layers = f"outputs = {self.outputs[0].keras_code()}(hidden)"
         else:
-            layers = "outputs = [" + ", ".join(
-                f"{o.keras_code()}(hidden)" for o in self.outputs
-            ) + "]"
+            layers = (
+                "outputs = [" + ", ".join(f"{o.keras_code()}(hidden)" for o in self.outputs) + "]"
+            )
         decode = {
             "argmax": "labels = classes[np.argmax(model.predict(X), axis=1)]",
             "one-hot": "onehot = np.eye(K)[np.argmax(model.predict(X), axis=1)]",
@@ -471,8 +471,7 @@ def _suggest(head_out, target_type):
         return "use loss='binary_crossentropy' (or 'auto'): each label is its own yes/no"
     if head_out.activation == "softmax":
         return (
-            "use loss='sparse_categorical_crossentropy' or "
-            "'categorical_crossentropy' (or 'auto')"
+            "use loss='sparse_categorical_crossentropy' or 'categorical_crossentropy' (or 'auto')"
         )
     return f"use one of {', '.join(_LINEAR_LOSSES)} (or 'auto')"
 
