@@ -198,7 +198,8 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
             one-hot rows or a 0/1 matrix for indicator targets, one label per
             column for multiclass-multioutput.
         """
-        return self._encoder.predict(self._network_outputs(X))
+        outputs = self._network_outputs(X)  # checks fitted and X first
+        return self._encoder.predict(outputs)
 
     def predict_proba(self, X):
         """Class probabilities, in scikit-learn's shapes.
@@ -215,7 +216,8 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
             probabilities for multilabel; a list with one array per output for
             multiclass-multioutput.
         """
-        return self._encoder.proba(self._network_outputs(X))
+        outputs = self._network_outputs(X)  # checks fitted and X first
+        return self._encoder.proba(outputs)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.

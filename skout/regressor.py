@@ -179,4 +179,5 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Same layout as the ``y`` given to ``fit``.
         """
-        return self._encoder.predict(self._network_outputs(X))
+        outputs = self._network_outputs(X)  # checks fitted and X first
+        return self._encoder.predict(outputs)
