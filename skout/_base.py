@@ -175,7 +175,7 @@ class _AutoHeadBase(BaseEstimator):
                 f"batch_size={self.batch_size} is larger than the {n_samples} "
                 "training samples; using one batch of all of them.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=6,  # the user's call to fit
             )
         return min(self.batch_size, n_samples)
 
@@ -239,7 +239,7 @@ class _AutoHeadBase(BaseEstimator):
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                 "reached and the optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=5,  # the user's call to fit
             )
         if validation is not None and best is not None:
             weights = best

@@ -87,16 +87,19 @@ class NetworkSpec:
 
 
 def init_weights(spec, rng):
-    """Glorot-uniform kernels and zero biases, drawn from ``rng``.
+    """Initial weights drawn from ``rng``, as scikit-learn's MLP draws them.
 
-    Drawing in NumPy keeps ``random_state`` reproducible without touching
-    TensorFlow's global seed.
+    Kernels and biases are uniform in +-sqrt(f / (fan_in + fan_out)), with
+    f = 2 for sigmoid hidden layers and 6 otherwise (Glorot). Drawing in NumPy
+    keeps ``random_state`` reproducible without touching TensorFlow's global
+    seed.
     """
+    factor = 2.0 if spec.activation == "sigmoid" else 6.0
     weights = []
     for fan_in, fan_out in spec.layer_shapes():
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        limit = np.sqrt(factor / (fan_in + fan_out))
         weights.append(rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32))
-        weights.append(np.zeros(fan_out, dtype=np.float32))
+        weights.append(rng.uniform(-limit, limit, fan_out).astype(np.float32))
     return weights
 
 
