@@ -279,6 +279,7 @@ class _AutoHeadBase(BaseEstimator):
         self._encoder = encoder
         self._weights = result["weights"]
         self.__dict__.pop("_keras_model", None)
+        self.__dict__.pop("_weights64", None)
 
     # -- the fitted network ------------------------------------------------
     def _weights_now(self):
@@ -287,6 +288,34 @@ class _AutoHeadBase(BaseEstimator):
         if model is not None:
             return _network.get_weights(model, self._spec)
         return self._weights
+
+    def _predict_weights(self):
+        """Float64 weights for the NumPy forward pass, converted once."""
+        if self.__dict__.get("_keras_model") is not None:
+            return [w.astype(np.float64) for w in self._weights_now()]
+        cached = self.__dict__.get("_weights64")
+        if cached is None:
+            cached = self._weights64 = [w.astype(np.float64) for w in self._weights]
+        return cached
+
+    def _validate_predict_X(self, X):
+        """``validate_data(reset=False)``, with a fast path for the common case.
+
+        A finite float ndarray of the right width, from an estimator fitted
+        without feature names, is what ``validate_data`` would return as is;
+        anything else goes through it, so its checks and messages apply.
+        """
+        if (
+            type(X) is np.ndarray
+            and X.ndim == 2
+            and X.dtype in _FLOAT_DTYPES
+            and 0 < X.shape[0]
+            and X.shape[1] == self.n_features_in_
+            and not hasattr(self, "feature_names_in_")
+            and np.isfinite(X.sum())
+        ):
+            return X
+        return validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
 
     @property
     def model_(self):
@@ -305,9 +334,9 @@ class _AutoHeadBase(BaseEstimator):
 
     def _network_outputs(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
-        outputs = _network.forward(self._spec, self._weights_now(), X)
-        if not all(np.all(np.isfinite(o)) for o in outputs):
+        X = self._validate_predict_X(X)
+        outputs = _network.forward(self._spec, self._predict_weights(), X)
+        if not all(np.isfinite(o.sum()) for o in outputs):
             raise ValueError(
                 "The network produced non-finite outputs for this X; its "
                 "weights or X hold inf/NaN-producing values. Refit, or scale X."
@@ -319,6 +348,7 @@ class _AutoHeadBase(BaseEstimator):
         if state.get("_keras_model") is not None:
             state["_weights"] = _network.get_weights(state["_keras_model"], self._spec)
         state.pop("_keras_model", None)
+        state.pop("_weights64", None)
         return state
 
     def __sklearn_tags__(self):

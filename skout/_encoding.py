@@ -120,13 +120,12 @@ class TargetEncoder:
         """
         kind = self.head.target_type
         per_output = []
+        # Sigmoid and softmax outputs lie in [0, 1] and softmax rows sum to 1
+        # by construction (computed in float64), so no clipping is needed.
         for p, head_out in zip(outputs, self.head.outputs):
-            p = np.asarray(p, dtype=np.float64)
             if head_out.activation == "sigmoid" and kind != "multilabel-indicator":
                 p = _sigmoid_to_proba(p)
-            elif head_out.activation == "softmax":
-                p = p / p.sum(axis=1, keepdims=True)
-            per_output.append(np.clip(p, 0.0, 1.0))
+            per_output.append(p)
         return per_output if kind == "multiclass-multioutput" else per_output[0]
 
     def predict(self, outputs):
