@@ -278,8 +278,8 @@ class _AutoHeadBase(BaseEstimator):
         self._spec = spec
         self._encoder = encoder
         self._weights = result["weights"]
+        self._weights64 = [w.astype(np.float64) for w in self._weights]
         self.__dict__.pop("_keras_model", None)
-        self.__dict__.pop("_weights64", None)
 
     # -- the fitted network ------------------------------------------------
     def _weights_now(self):
@@ -290,13 +290,10 @@ class _AutoHeadBase(BaseEstimator):
         return self._weights
 
     def _predict_weights(self):
-        """Float64 weights for the NumPy forward pass, converted once."""
+        """Float64 weights for the NumPy forward pass (converted at fit time)."""
         if self.__dict__.get("_keras_model") is not None:
             return [w.astype(np.float64) for w in self._weights_now()]
-        cached = self.__dict__.get("_weights64")
-        if cached is None:
-            cached = self._weights64 = [w.astype(np.float64) for w in self._weights]
-        return cached
+        return self._weights64
 
     def _validate_predict_X(self, X):
         """``validate_data(reset=False)``, with a fast path for the common case.
@@ -344,12 +341,18 @@ class _AutoHeadBase(BaseEstimator):
         return outputs
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # A copy: object.__getstate__ may return the live __dict__ itself.
+        state = dict(super().__getstate__())
         if state.get("_keras_model") is not None:
             state["_weights"] = _network.get_weights(state["_keras_model"], self._spec)
         state.pop("_keras_model", None)
         state.pop("_weights64", None)
         return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "_weights" in state:
+            self._weights64 = [w.astype(np.float64) for w in self._weights]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -109,6 +109,8 @@ class TargetEncoder:
         for block, head_out in zip(blocks, self.head.outputs):
             if head_out.target_width > 1 and block.shape[1] == 1:
                 block = np.eye(head_out.units, dtype=np.float32)[block[:, 0]]
+            elif head_out.target_width == 1 and block.shape[1] > 1:
+                block = block.argmax(axis=1)[:, None]
             out.append(block.astype(np.float32))
         return np.hstack(out) if len(out) > 1 else out[0]
 

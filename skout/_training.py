@@ -355,7 +355,7 @@ class _Trainer:
             np.int32(state.no_improvement_count),
         )
         losses, scores, n_run, stop, diverged, best_loss, best_score, count = out
-        scores = scores.numpy().astype(float).tolist()
+        scores = scores.numpy().astype(float).tolist() if self.key.has_validation else []
         improved_once = self.key.has_validation and max(scores, default=-np.inf) > state.best_score
         return TrainResult(
             weights=[np.array(v.numpy()) for v in self.variables],

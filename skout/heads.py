@@ -311,7 +311,7 @@ class Head:
             ),
             "identity": "values = model.predict(X)",
         }[self.decoding]
-        if self.outputs[0].activation == "sigmoid" and self.outputs[0].units == 1:
+        if self.decoding == "argmax" and self.outputs[0].units == 1:
             decode = "labels = classes[(model.predict(X)[:, 0] >= 0.5).astype(int)]"
         return f"{layers}\nmodel.compile(loss={self.loss!r}, ...)\n{decode}"
 
@@ -352,7 +352,7 @@ def _target_kind(y, estimator):
         return "continuous"
     try:
         kind = type_of_target(y, input_name="y")
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:  # np.unique raises TypeError on mixes
         raise ValueError(
             f"Cannot read the target as class labels: {exc}. Give one label "
             "type per column (all strings or all numbers)."
