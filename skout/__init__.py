@@ -4,11 +4,10 @@ Importing skout does not import TensorFlow or Keras; the first ``fit`` (or
 the first access to a fitted ``model_``) does.
 """
 
+from ._version import __version__
 from .classifier import AutoHeadClassifier
 from .heads import HEAD_TABLE, Head, OutputHead, check_loss, choose_head
 from .regressor import AutoHeadRegressor
-
-__version__ = "0.1.0"
 
 __all__ = [
     "HEAD_TABLE",

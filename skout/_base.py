@@ -15,9 +15,12 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import _network, _training
 from ._encoding import TargetEncoder
+from ._version import __version__
 from .heads import LOSS_NAMES, check_loss
 
 _FLOAT_DTYPES = (np.float64, np.float32)
+# Layout of a pickled fitted estimator; bump when it changes incompatibly.
+_PICKLE_FORMAT = 1
 
 
 class _AutoHeadBase(BaseEstimator):
@@ -347,9 +350,20 @@ class _AutoHeadBase(BaseEstimator):
             state["_weights"] = _network.get_weights(state["_keras_model"], self._spec)
         state.pop("_keras_model", None)
         state.pop("_weights64", None)
+        state["_skout_version"] = __version__
+        state["_skout_format"] = _PICKLE_FORMAT
         return state
 
     def __setstate__(self, state):
+        saved = state.pop("_skout_format", None)
+        if "_weights" in state and saved != _PICKLE_FORMAT:
+            raise ValueError(
+                f"This {type(self).__name__} was saved by skout "
+                f"{state.get('_skout_version', 'unknown')} in storage format "
+                f"{saved}; this skout ({__version__}) reads format "
+                f"{_PICKLE_FORMAT}. Load it with the skout version that saved "
+                "it, or refit the model."
+            )
         super().__setstate__(state)
         if "_weights" in state:
             self._weights64 = [w.astype(np.float64) for w in self._weights]
