@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from numbers import Integral, Real
 
@@ -11,9 +12,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if  # noqa: F401
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _network, _training
+from . import _keras_fit, _network, _training
 from ._encoding import TargetEncoder
 from ._version import __version__
 from .heads import LOSS_NAMES, check_loss
@@ -29,10 +31,12 @@ class _AutoHeadBase(BaseEstimator):
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(_network.KERAS_ACTIVATIONS))],
-        "solver": [StrOptions({"adam", "sgd"})],
+        "solver": [StrOptions({"adam", "sgd", "lbfgs"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
@@ -47,19 +51,29 @@ class _AutoHeadBase(BaseEstimator):
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "callbacks": [None, list],
         "loss": [StrOptions({"auto", *LOSS_NAMES})],
     }
 
     _task = None  # "classification" or "regression"
 
     # -- hooks for the subclasses ------------------------------------------
-    def _choose_head(self, y):
+    def _choose_head(self, y, classes=None):
         raise NotImplementedError
 
     def _encoder_options(self):
         return {}
 
-    # -- fitting -------------------------------------------------------------
+    def _extra_sample_weight(self, y, incremental):
+        """Weights the subclass multiplies in (class_weight); None for none."""
+        return None
+
+    def _score_outputs(self, encoder, outputs, y_true, sample_weight):
+        raise NotImplementedError
+
+    # -- parameters ------------------------------------------------------------
     def _hidden_sizes(self):
         sizes = np.atleast_1d(self.hidden_layer_sizes)
         if sizes.ndim != 1 or sizes.size == 0 or not np.all(sizes >= 1):
@@ -69,11 +83,40 @@ class _AutoHeadBase(BaseEstimator):
             )
         return tuple(int(s) for s in sizes)
 
+    def _check_combination(self, incremental):
+        """Refuse parameter values that cannot mean what they say together."""
+        if self.solver == "lbfgs":
+            conflicts = {
+                "early_stopping": self.early_stopping,
+                "callbacks": bool(self.callbacks),
+                "dropout": self.dropout > 0,
+            }
+            named = [name for name, on in conflicts.items() if on]
+            if named:
+                raise ValueError(
+                    f"solver='lbfgs' is full-batch and deterministic: it cannot use "
+                    f"{', '.join(named)}. Use solver='adam' or 'sgd' for them."
+                )
+        if incremental and self.early_stopping:
+            raise ValueError(
+                "partial_fit does not hold out validation data: set "
+                "early_stopping=False, or use fit(X, y, X_val=..., y_val=...)."
+            )
+
     def __sklearn_is_fitted__(self):
         return hasattr(self, "_weights")
 
+    def _check_stochastic(self):
+        if self.solver == "lbfgs":
+            raise AttributeError(
+                "partial_fit is only available for stochastic optimizers; "
+                "solver='lbfgs' is not stochastic. Use solver='adam' or 'sgd'."
+            )
+        return True
+
+    # -- fitting -------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Fit the network to ``X`` and ``y``, choosing its head from ``y``.
 
         Parameters
@@ -84,13 +127,20 @@ class _AutoHeadBase(BaseEstimator):
             Target; its type decides the output layer, loss and decoding.
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each sample in the loss (and the validation score).
+        X_val, y_val : array-like, default=None
+            Validation data, as in scikit-learn's HistGradientBoosting: scored
+            after every epoch (``validation_scores_``,
+            ``validation_loss_curve_``) and, with ``early_stopping=True``, used
+            instead of a ``validation_fraction`` split.
+        sample_weight_val : array-like of shape (n_val_samples,), default=None
+            Weights of the validation samples.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X, y, sample_weight)
+        return self._fit(X, y, sample_weight, validation=(X_val, y_val, sample_weight_val))
 
     def _validate_fit_data(self, X, y, sample_weight, reset):
         X, y = validate_data(
@@ -107,35 +157,57 @@ class _AutoHeadBase(BaseEstimator):
         )
         return X, y, sample_weight
 
-    def _fit(self, X, y, sample_weight):
-        warm = self.warm_start and self.__sklearn_is_fitted__()
-        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=not warm)
-        head = check_loss(self._choose_head(y), self.loss)
-        spec = _network.NetworkSpec(
+    def _fit(self, X, y, sample_weight, *, validation=(None, None, None),
+             incremental=False, classes=None):  # fmt: skip
+        self._check_combination(incremental)
+        fitted = self.__sklearn_is_fitted__()
+        continuing = fitted and (incremental or self.warm_start)
+        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=not continuing)
+        rng = check_random_state(self.random_state)
+        spec = None
+        if continuing:
+            head, encoder, weights = self.head_, self._encoder, self._weights_now()
+            spec = self._network_spec(X, head)
+            if spec != self._spec:
+                raise ValueError(
+                    "Continuing training needs the same architecture as before: "
+                    f"the network was {self._spec}, the parameters now ask for "
+                    f"{spec}. Set warm_start=False (or refit) to start afresh."
+                )
+        else:
+            head = check_loss(self._choose_head(y, classes), self.loss)
+            encoder = TargetEncoder(head).fit(
+                y, classes=classes, like=y, **self._encoder_options()
+            )
+            spec = self._network_spec(X, head)
+            weights = _network.init_weights(spec, rng)
+        Y = encoder.transform(y)
+        extra = self._extra_sample_weight(y, incremental)
+        if extra is not None:
+            sample_weight = sample_weight * extra
+        data, val = self._validation_split(X, Y, y, sample_weight, encoder, validation, rng)
+        result = self._train(spec, head, encoder, weights, data, val, rng, incremental)
+        self._set_fitted(head, spec, encoder, y, result, incremental and fitted)
+        return self
+
+    def _network_spec(self, X, head):
+        return _network.NetworkSpec(
             n_features=X.shape[1],
             hidden_layer_sizes=self._hidden_sizes(),
             activation=_network.KERAS_ACTIVATIONS[self.activation],
             outputs=head.outputs,
+            dropout=float(self.dropout),
         )
-        rng = check_random_state(self.random_state)
-        if warm:
-            if spec != self._spec:
-                raise ValueError(
-                    "warm_start=True needs the same target type, classes and "
-                    f"architecture as the previous fit: the head was {self.head_!r}, "
-                    f"now {head!r}. Set warm_start=False to start afresh."
-                )
-            encoder, weights = self._encoder, self._weights_now()
-        else:
-            encoder = TargetEncoder(head).fit(y, **self._encoder_options())
-            weights = _network.init_weights(spec, rng)
-        Y = encoder.transform(y)
-        data, validation = self._split(X, Y, y, sample_weight, head, rng)
-        result = self._run_training(spec, weights, data, validation, rng)
-        self._set_fitted(head, spec, encoder, y, result)
-        return self
 
-    def _split(self, X, Y, y, sample_weight, head, rng):
+    def _validation_split(self, X, Y, y, sample_weight, encoder, validation, rng):
+        """Training data and validation data, as float32 (X, Y, W) triples.
+
+        Validation data is the explicit ``X_val``/``y_val`` when given, else a
+        ``validation_fraction`` split when ``early_stopping`` is on (stratified
+        for single-output labels, as in MLPClassifier), else None. Each
+        validation triple carries the original labels as a fourth item.
+        """
+
         def pack(Xs, Ys, ws):
             return (
                 np.ascontiguousarray(Xs, dtype=np.float32),
@@ -143,32 +215,38 @@ class _AutoHeadBase(BaseEstimator):
                 np.ascontiguousarray(ws, dtype=np.float32),
             )
 
+        X_val, y_val, sw_val = validation
+        if X_val is not None or y_val is not None:
+            if X_val is None or y_val is None:
+                raise ValueError("X_val and y_val must be given together.")
+            X_val, y_val = validate_data(
+                self, X_val, y_val, reset=False, dtype=_FLOAT_DTYPES, multi_output=True,
+                y_numeric=self._task == "regression",
+            )  # fmt: skip
+            sw_val = _check_sample_weight(sw_val, X_val, ensure_non_negative=True)
+            val = (*pack(X_val, encoder.transform(y_val), sw_val), y_val)
+            return pack(X, Y, sample_weight), val
         if not self.early_stopping:
             return pack(X, Y, sample_weight), None
-        # Stratify single-output labels, as MLPClassifier does; fall back to a
-        # plain split when a class is too rare to appear on both sides.
-        stratify = y if head.target_type in ("binary", "multiclass") else None
+        indices = np.arange(len(X))
+        stratify = y if encoder.head.target_type in ("binary", "multiclass") else None
+        seed = rng.randint(np.iinfo(np.int32).max)
         try:
-            parts = train_test_split(
-                X,
-                Y,
-                sample_weight,
-                test_size=self.validation_fraction,
-                random_state=rng.randint(np.iinfo(np.int32).max),
+            train, val = train_test_split(
+                indices, test_size=self.validation_fraction, random_state=seed,
                 stratify=stratify,
-            )
+            )  # fmt: skip
         except ValueError:
             if stratify is None:
                 raise
-            parts = train_test_split(
-                X,
-                Y,
-                sample_weight,
-                test_size=self.validation_fraction,
-                random_state=rng.randint(np.iinfo(np.int32).max),
+            # A class too rare to appear on both sides: split without strata.
+            train, val = train_test_split(
+                indices, test_size=self.validation_fraction, random_state=seed
             )
-        X_tr, X_val, Y_tr, Y_val, w_tr, w_val = parts
-        return pack(X_tr, Y_tr, w_tr), pack(X_val, Y_val, w_val)
+        return (
+            pack(X[train], Y[train], sample_weight[train]),
+            (*pack(X[val], Y[val], sample_weight[val]), y[val]),
+        )
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
@@ -182,8 +260,8 @@ class _AutoHeadBase(BaseEstimator):
             )
         return min(self.batch_size, n_samples)
 
-    def _run_training(self, spec, weights, data, validation, rng):
-        key = _training.TrainerKey(
+    def _trainer_key(self, spec, validation):
+        return _training.TrainerKey(
             network=spec,
             optimizer=_training.OptimizerSpec(
                 solver=self.solver,
@@ -195,89 +273,163 @@ class _AutoHeadBase(BaseEstimator):
             ),
             task=self._task,
             has_validation=validation is not None,
+            early_stopping=bool(self.early_stopping) and validation is not None,
             shuffle=bool(self.shuffle),
+            # As in MLP, the schedule applies to solver="sgd" only.
+            learning_rate=self.learning_rate if self.solver == "sgd" else "constant",
         )
+
+    def _train(self, spec, head, encoder, weights, data, validation, rng, incremental):
+        key = self._trainer_key(spec, validation)
+        if self.solver == "lbfgs":
+            weights, curve, n_iter, converged = _training.train_lbfgs(
+                key, weights, data[:3], alpha=float(self.alpha), max_iter=self.max_iter,
+                max_fun=self.max_fun, tol=float(self.tol),
+            )  # fmt: skip
+            if not converged:
+                warnings.warn(
+                    f"lbfgs failed to converge after {n_iter} iterations "
+                    f"(max_iter={self.max_iter}, max_fun={self.max_fun}).",
+                    ConvergenceWarning,
+                    stacklevel=5,
+                )
+            state = _training.StoppingState(best_loss=min(curve, default=np.inf))
+            return self._result(weights, curve, [], [], state, None, n_iter, len(data[0]))
+        return self._train_epochs(key, encoder, weights, data, validation, rng, incremental)
+
+    def _train_epochs(self, key, encoder, weights, data, validation, rng, incremental):
+        """Mini-batch training: the compiled path, or Keras's fit for callbacks."""
+        continuing = incremental and self.__sklearn_is_fitted__()
+        state = self._stopping_state if continuing else _training.StoppingState()
+        optimizer_state = self._optimizer_state if continuing else None
+        seen = self.t_ if continuing else 0
+        first_epoch = self.n_iter_ if continuing else 0
         seed = int(rng.randint(np.iinfo(np.int32).max))
+        max_epochs = 1 if incremental else self.max_iter
+        patience = np.iinfo(np.int32).max if incremental else int(self.n_iter_no_change)
+        val_triple = None if validation is None else validation[:3]
         # Quiet fits run every epoch in one compiled call; verbose ones one
         # epoch per call, so each epoch can be reported as it ends.
-        chunk = 1 if self.verbose else self.max_iter
-        curve, scores, best, state = [], [], None, _training.StoppingState()
-        optimizer_state, done, result = None, 0, None
-        while done < self.max_iter:
+        chunk = 1 if self.verbose else max_epochs
+        curve, scores, val_losses, best, result = [], [], [], None, None
+        started, done = time.perf_counter(), 0
+        while done < max_epochs:
             schedule = _training.Schedule(
                 learning_rate=float(self.learning_rate_init),
                 alpha=float(self.alpha),
                 batch_size=self._batch_size(len(data[0])),
-                max_epochs=min(chunk, self.max_iter - done),
+                max_epochs=min(chunk, max_epochs - done),
                 tol=float(self.tol),
-                n_iter_no_change=int(self.n_iter_no_change),
+                n_iter_no_change=patience,
                 seed=seed,
-                first_epoch=done,
+                first_epoch=first_epoch + done,
+                power_t=float(self.power_t),
+                samples_seen=seen + done * len(data[0]),
             )
-            result = _training.train(
-                key, weights, data, validation, schedule, state, optimizer_state
-            )
+            if self.callbacks:
+                result = _keras_fit.train(
+                    key, weights, data, validation, schedule,
+                    callbacks=self.callbacks,
+                    score_fn=lambda outputs, v: self._score_outputs(encoder, outputs, v[3], v[2]),
+                    verbose=self._progress(started) if self.verbose else None,
+                    state=state,
+                )  # fmt: skip
+                chunk = max_epochs  # Keras's fit reports each epoch itself
+            else:
+                result = _training.train(
+                    key, weights, data, val_triple, schedule, state, optimizer_state
+                )
             weights, optimizer_state, state = (
-                result.weights,
-                result.optimizer_state,
-                result.state,
-            )
+                result.weights, result.optimizer_state, result.state,
+            )  # fmt: skip
             best = result.best_weights or best
             curve += result.loss_curve
             scores += result.validation_scores
+            val_losses += result.validation_losses
             done += result.n_iter
-            if self.verbose:
-                self._report(done, curve, scores)
+            if self.verbose and not self.callbacks:
+                self._progress(started)(done, {"loss": curve, "score": scores,
+                                               "val_loss": val_losses})  # fmt: skip
             if result.stopped:
                 break
         if result.diverged:
             raise ValueError(
-                f"Training diverged at epoch {done}: the loss became "
+                f"Training diverged at epoch {first_epoch + done}: the loss became "
                 f"{curve[-1]}. Lower learning_rate_init (now "
                 f"{self.learning_rate_init}), scale X (e.g. StandardScaler) or "
                 "raise alpha."
             )
-        if not result.stopped:
+        if not incremental and not result.stopped:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                 "reached and the optimization hasn't converged yet.",
                 ConvergenceWarning,
                 stacklevel=5,  # the user's call to fit
             )
-        if validation is not None and best is not None:
+        if key.early_stopping and best is not None:
             weights = best
+        return self._result(
+            weights, curve, scores if validation is not None else None,
+            val_losses if validation is not None else None,
+            state, optimizer_state, done, len(data[0]),
+        )  # fmt: skip
+
+    @staticmethod
+    def _result(weights, curve, scores, val_losses, state, optimizer_state, n_iter, n):
         return {
             "weights": weights,
             "loss_curve": curve,
-            "validation_scores": scores if validation is not None else None,
+            "validation_scores": scores,
+            "validation_losses": val_losses,
             "state": state,
-            "n_iter": done,
-            "n_samples": len(data[0]),
+            "optimizer_state": optimizer_state,
+            "n_iter": n_iter,
+            "n_samples": n,
         }
 
-    def _report(self, epoch, curve, scores):
-        line = f"Iteration {epoch}, loss = {curve[-1]:.8f}"
-        if scores:
-            line += f", validation score = {scores[-1]:.6f}"
-        print(line)
+    def _progress(self, started):
+        """A per-epoch reporter: epoch, loss, validation score and loss, time."""
 
-    def _set_fitted(self, head, spec, encoder, y, result):
+        def report(epoch, curves):
+            line = f"Iteration {epoch}, loss = {curves['loss'][-1]:.8f}"
+            if curves["score"]:
+                line += f", validation score = {curves['score'][-1]:.6f}"
+                line += f", validation loss = {curves['val_loss'][-1]:.6f}"
+            print(f"{line}, time = {time.perf_counter() - started:.2f}s")
+
+        return report
+
+    def _set_fitted(self, head, spec, encoder, y, result, append):
         self.head_ = head
         self.target_type_ = head.target_type
         self.n_outputs_ = 1 if np.ndim(y) == 1 else np.shape(y)[1]
         self.out_activation_ = head.activation
         self.n_layers_ = len(spec.hidden_layer_sizes) + 2
-        self.loss_curve_ = result["loss_curve"]
-        self.validation_scores_ = result["validation_scores"]
+        scores, val_losses = result["validation_scores"], result["validation_losses"]
+        if append:  # partial_fit: the curves go on
+            self.loss_curve_ = self.loss_curve_ + result["loss_curve"]
+            if scores is not None:
+                self.validation_scores_ = (self.validation_scores_ or []) + scores
+                self.validation_loss_curve_ = (self.validation_loss_curve_ or []) + val_losses
+            self.n_iter_ += result["n_iter"]
+            self.t_ += result["n_samples"] * result["n_iter"]
+        else:
+            self.loss_curve_ = result["loss_curve"]
+            self.validation_scores_ = scores
+            self.validation_loss_curve_ = val_losses
+            self.n_iter_ = result["n_iter"]
+            self.t_ = result["n_samples"] * result["n_iter"]
         state = result["state"]
         if self.early_stopping:
             self.best_loss_ = None
             self.best_validation_score_ = state.best_score
         else:
             self.best_loss_ = state.best_loss
-            self.best_validation_score_ = None
-        self.n_iter_ = result["n_iter"]
-        self.t_ = result["n_samples"] * result["n_iter"]
+            self.best_validation_score_ = (
+                max(self.validation_scores_) if self.validation_scores_ else None
+            )
+        self._stopping_state = state
+        self._optimizer_state = result["optimizer_state"]
         self._spec = spec
         self._encoder = encoder
         self._weights = result["weights"]
@@ -285,6 +437,23 @@ class _AutoHeadBase(BaseEstimator):
         self.__dict__.pop("_keras_model", None)
 
     # -- the fitted network ------------------------------------------------
+    @property
+    def coefs_(self):
+        """Kernels of each layer, as in MLP (multiple heads side by side)."""
+        check_is_fitted(self)
+        return self._layers_side_by_side(self._weights_now()[0::2])
+
+    @property
+    def intercepts_(self):
+        """Biases of each layer, as in MLP (multiple heads side by side)."""
+        check_is_fitted(self)
+        return self._layers_side_by_side(self._weights_now()[1::2])
+
+    def _layers_side_by_side(self, per_layer):
+        n_hidden = len(self._spec.hidden_layer_sizes)
+        outputs = per_layer[n_hidden:]
+        return [*per_layer[:n_hidden], np.concatenate(outputs, axis=-1)]
+
     def _weights_now(self):
         """Current weights: from ``model_`` if the user has it in hand."""
         model = self.__dict__.get("_keras_model")

@@ -53,7 +53,15 @@ class TargetEncoder:
         self.head = head
 
     # -- fitting -----------------------------------------------------------
-    def fit(self, y, *, standardize=True):
+    def fit(self, y, *, classes=None, standardize=True, like=None):
+        """Learn the labels (or the scaling) of ``y``.
+
+        For ``partial_fit``, ``classes`` gives every label up front (one
+        array per column for multiclass-multioutput) and ``like`` a batch of
+        the target, for its layout and dtype.
+        """
+        if classes is not None:
+            return self._fit_classes(classes, np.asarray(like))
         y = np.asarray(y)
         self.ndim_ = y.ndim
         self.dtype_ = y.dtype
@@ -75,6 +83,17 @@ class TargetEncoder:
             else:
                 self.mean_ = np.zeros(y2.shape[1])
                 self.scale_ = np.ones(y2.shape[1])
+        return self
+
+    def _fit_classes(self, classes, like):
+        self.ndim_ = like.ndim
+        self.n_columns_ = 1 if like.ndim == 1 else like.shape[1]
+        if self.head.target_type == "multiclass-multioutput":
+            self.classes_ = [np.unique(c) for c in classes]
+            self.dtype_ = like.dtype
+        else:
+            self.classes_ = np.unique(classes)
+            self.dtype_ = self.classes_.dtype
         return self
 
     # -- encoding ----------------------------------------------------------

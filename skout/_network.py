@@ -67,12 +67,15 @@ class NetworkSpec:
         Keras activation of the hidden layers.
     outputs : tuple of OutputHead
         The output layers, all fed by the last hidden layer.
+    dropout : float
+        Rate of the ``Dropout`` layer after each hidden layer (0: none).
     """
 
     n_features: int
     hidden_layer_sizes: tuple[int, ...]
     activation: str
     outputs: tuple[OutputHead, ...]
+    dropout: float = 0.0
 
     def layer_shapes(self):
         """(fan_in, fan_out) of every Dense layer, hidden then outputs."""
@@ -127,17 +130,30 @@ def import_keras():
     return keras
 
 
-def build_model(spec):
-    """A functional Keras model for ``spec``, with fresh (unset) weights."""
+def build_model(spec, l2=0.0):
+    """A functional Keras model for ``spec``, with fresh (unset) weights.
+
+    ``l2`` adds a Keras kernel regulariser to every layer; the compiled
+    trainer adds its penalty itself and leaves it at 0.
+    """
     keras = import_keras()
+
+    def dense(units, activation, name):
+        regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
+        return keras.layers.Dense(
+            units, activation=activation, name=name, kernel_regularizer=regularizer
+        )
+
     inputs = keras.Input(shape=(spec.n_features,), name="features")
     h = inputs
     names = spec.layer_names()
     for i, units in enumerate(spec.hidden_layer_sizes):
-        h = keras.layers.Dense(units, activation=spec.activation, name=names[i])(h)
+        h = dense(units, spec.activation, names[i])(h)
+        if spec.dropout > 0:
+            h = keras.layers.Dropout(spec.dropout, name=f"dropout_{i}")(h)
     n_hidden = len(spec.hidden_layer_sizes)
     outputs = [
-        keras.layers.Dense(out.units, activation=out.activation, name=names[n_hidden + j])(h)
+        dense(out.units, out.activation, names[n_hidden + j])(h)
         for j, out in enumerate(spec.outputs)
     ]
     return keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs, name="skout")

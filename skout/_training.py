@@ -67,8 +67,10 @@ class TrainerKey:
     network: object  # NetworkSpec
     optimizer: OptimizerSpec
     task: str  # "classification" or "regression": which validation score
-    has_validation: bool
+    has_validation: bool  # score and loss on validation data every epoch
+    early_stopping: bool  # stop on, and keep the weights of, the best score
     shuffle: bool
+    learning_rate: str = "constant"  # MLP's schedule, for solver="sgd"
 
 
 @dataclass
@@ -83,6 +85,8 @@ class Schedule:
     n_iter_no_change: int
     seed: int
     first_epoch: int = 0
+    power_t: float = 0.5
+    samples_seen: int = 0  # t_ before this call, for "invscaling"
 
 
 @dataclass
@@ -101,6 +105,7 @@ class TrainResult:
     optimizer_state: list
     loss_curve: list
     validation_scores: list
+    validation_losses: list
     n_iter: int
     stopped: bool
     diverged: bool
@@ -123,17 +128,23 @@ class _Trainer:
         spec = key.network
         self.model = build_model(spec)
         self.variables = dense_variables(self.model, spec)
+        self.seed_states = [
+            layer.seed_generator.state
+            for layer in self.model.layers
+            if isinstance(layer, keras.layers.Dropout)
+        ]
         self.trainable = list(self.model.trainable_variables)
         self.optimizer = key.optimizer.build(1e-3)
         self.optimizer.build(self.trainable)
         self.best = (
             [tf.Variable(v.value, trainable=False) for v in self.variables]
-            if key.has_validation
+            if key.early_stopping
             else []
         )
         self._loss_fns = [keras.losses.get(o.loss) for o in spec.outputs]
         self._widths = [o.target_width for o in spec.outputs]
         self._run = self._compile(tf)
+        self._loss_and_grads = None  # compiled on first use (solver="lbfgs")
 
     # -- pieces of the graph ---------------------------------------------
     def _outputs(self, x, training):
@@ -175,46 +186,47 @@ class _Trainer:
             ok = right if ok is None else tf.logical_and(ok, right)
         return tf.cast(ok, tf.float32)
 
-    def _validation_score(self, tf, Xv, Yv, Wv):
-        """Accuracy (classification) or R^2 averaged over outputs (regression)."""
+    def _validation_metrics(self, tf, Xv, Yv, Wv):
+        """(score, loss) on validation data.
+
+        The score is accuracy (classification) or R^2 averaged over outputs
+        (regression), as scikit-learn's MLP scores; the loss is the data loss
+        without the L2 term.
+        """
         preds = self._outputs(Xv, training=False)
         wsum = tf.maximum(tf.reduce_sum(Wv), _EPS)
+        loss = tf.reduce_sum(self._per_sample_loss(tf, Yv, preds) * Wv) / wsum
         if self.key.task == "classification":
-            return tf.reduce_sum(self._correct(tf, Yv, preds) * Wv) / wsum
+            return tf.reduce_sum(self._correct(tf, Yv, preds) * Wv) / wsum, loss
         pred = tf.concat(preds, axis=1)
         w = Wv[:, None]
         mean = tf.reduce_sum(Yv * w, axis=0) / wsum
         ss_res = tf.reduce_sum(w * tf.square(Yv - pred), axis=0)
         ss_tot = tf.reduce_sum(w * tf.square(Yv - mean), axis=0)
         r2 = tf.where(ss_tot > 0, 1.0 - ss_res / tf.maximum(ss_tot, _EPS), 0.0)
-        return tf.reduce_mean(r2)
+        return tf.reduce_mean(r2), loss
 
     def _compile(self, tf):
         key = self.key
         spec = key.network
         kernels = self.variables[0::2]
         f32, i32 = tf.float32, tf.int32
-        matrix = lambda width: tf.TensorSpec([None, width], f32)  # noqa: E731
         y_width = sum(self._widths)
-        scalar = lambda dtype: tf.TensorSpec([], dtype)  # noqa: E731
+
+        def matrix(width):
+            return tf.TensorSpec([None, width], f32)
+
+        def scalar(dtype):
+            return tf.TensorSpec([], dtype)
+
         signature = [
-            matrix(spec.n_features),
-            matrix(y_width),
-            tf.TensorSpec([None], f32),
-            matrix(spec.n_features),
-            matrix(y_width),
-            tf.TensorSpec([None], f32),
-            scalar(i32),
-            scalar(i32),
-            scalar(i32),
-            scalar(i32),  # epochs, first, batch, seed
-            scalar(f32),
-            scalar(f32),
-            scalar(i32),  # alpha, tol, n_iter_no_change
-            scalar(f32),
-            scalar(f32),
-            scalar(i32),  # stopping state in
-        ]
+            matrix(spec.n_features), matrix(y_width), tf.TensorSpec([None], f32),
+            matrix(spec.n_features), matrix(y_width), tf.TensorSpec([None], f32),
+            scalar(i32), scalar(i32), scalar(i32), scalar(i32),  # epochs, first, batch, seed
+            scalar(f32), scalar(f32), scalar(i32),  # alpha, tol, n_iter_no_change
+            scalar(f32), scalar(f32), scalar(f32),  # lr_init, power_t, samples seen
+            scalar(f32), scalar(f32), scalar(i32),  # stopping state in
+        ]  # fmt: skip
 
         def train_step(xb, yb, wb, alpha):
             with tf.GradientTape() as tape:
@@ -228,30 +240,19 @@ class _Trainer:
             self.optimizer.apply(grads, self.trainable)
             return loss, wsum
 
+        def set_learning_rate(value):
+            return self.optimizer.learning_rate.assign(value)
+
         @tf.function(input_signature=signature, autograph=False)
-        def run(
-            X,
-            Y,
-            W,
-            Xv,
-            Yv,
-            Wv,
-            n_epochs,
-            first_epoch,
-            batch_size,
-            seed,
-            alpha,
-            tol,
-            patience,
-            best_loss0,
-            best_score0,
-            count0,
-        ):
+        def run(X, Y, W, Xv, Yv, Wv, n_epochs, first_epoch, batch_size, seed,
+                alpha, tol, patience, lr_init, power_t, seen0,
+                best_loss0, best_score0, count0):  # fmt: skip
             n = tf.shape(X)[0]
             n_batches = (n + batch_size - 1) // batch_size
             w_total = tf.maximum(tf.reduce_sum(W), _EPS)
 
-            def epoch_body(e, stop, diverged, best_loss, best_score, count, losses, scores):
+            def epoch_body(e, stop, bad, best_loss, best_score, count, curves):
+                losses, scores, val_losses = curves
                 if key.shuffle:
                     noise = tf.random.stateless_uniform(
                         [n], seed=tf.stack([seed, first_epoch + e])
@@ -268,55 +269,96 @@ class _Trainer:
                     return b + 1, acc + loss * wsum
 
                 _, acc = tf.while_loop(
-                    lambda b, acc: b < n_batches, batch_body, (tf.constant(0), tf.constant(0.0))
+                    lambda b, acc: b < n_batches,
+                    batch_body,
+                    (tf.constant(0), tf.constant(0.0)),
                 )
                 epoch_loss = acc / w_total
                 losses = losses.write(e, epoch_loss)
                 bad = tf.logical_not(tf.math.is_finite(epoch_loss))
+                updates = []
                 if key.has_validation:
-                    score = self._validation_score(tf, Xv, Yv, Wv)
+                    score, val_loss = self._validation_metrics(tf, Xv, Yv, Wv)
                     scores = scores.write(e, score)
+                    val_losses = val_losses.write(e, val_loss)
+                if key.early_stopping:
                     count = tf.where(score < best_score + tol, count + 1, 0)
                     improved = score > best_score
-                    copies = [
+                    updates += [
                         b.assign(tf.where(improved, v.value, b.read_value()))
                         for v, b in zip(self.variables, self.best)
                     ]
-                    with tf.control_dependencies(copies):
-                        best_score = tf.where(improved, score, best_score)
+                    best_score = tf.where(improved, score, best_score)
                 else:
                     count = tf.where(epoch_loss > best_loss - tol, count + 1, 0)
                     best_loss = tf.minimum(best_loss, epoch_loss)
-                stop = tf.logical_or(count > patience, bad)
-                return e + 1, stop, bad, best_loss, best_score, count, losses, scores
+                lr = self.optimizer.learning_rate
+                if key.learning_rate == "invscaling":
+                    # MLP: after each epoch, lr = lr_init / (t + 1) ** power_t,
+                    # with t the number of samples seen so far.
+                    seen = seen0 + tf.cast((e + 1) * n, f32)
+                    updates.append(set_learning_rate(lr_init / tf.pow(seen + 1.0, power_t)))
+                plateau = count > patience
+                if key.learning_rate == "adaptive":
+                    # MLP: on a plateau divide lr by 5 and go on, until lr <= 1e-6.
+                    shrink = tf.logical_and(plateau, lr > 1e-6)
+                    updates.append(set_learning_rate(tf.where(shrink, lr / 5.0, lr)))
+                    count = tf.where(shrink, 0, count)
+                    plateau = tf.logical_and(plateau, tf.logical_not(shrink))
+                with tf.control_dependencies(updates):
+                    stop = tf.logical_or(tf.identity(plateau), bad)
+                return e + 1, stop, bad, best_loss, best_score, count, (losses, scores, val_losses)
+
+            def array():
+                return tf.TensorArray(f32, size=n_epochs, element_shape=[])
 
             state = (
-                tf.constant(0),
-                tf.constant(False),
-                tf.constant(False),
-                best_loss0,
-                best_score0,
-                count0,
-                tf.TensorArray(f32, size=n_epochs, element_shape=[]),
-                tf.TensorArray(f32, size=n_epochs, element_shape=[]),
-            )
-            e, stop, diverged, best_loss, best_score, count, losses, scores = tf.while_loop(
+                tf.constant(0), tf.constant(False), tf.constant(False),
+                best_loss0, best_score0, count0, (array(), array(), array()),
+            )  # fmt: skip
+            e, stop, bad, best_loss, best_score, count, curves = tf.while_loop(
                 lambda e, stop, *rest: tf.logical_and(e < n_epochs, tf.logical_not(stop)),
                 epoch_body,
                 state,
             )
-            return (
-                losses.stack()[:e],
-                scores.stack()[:e],
-                e,
-                stop,
-                diverged,
-                best_loss,
-                best_score,
-                count,
-            )
+            losses, scores, val_losses = (c.stack()[:e] for c in curves)
+            return losses, scores, val_losses, e, stop, bad, best_loss, best_score, count
 
         return run
+
+    def loss_and_grads(self, weights, X, Y, W, alpha):
+        """Full-batch loss (with the L2 term) and its gradient, for L-BFGS."""
+        import tensorflow as tf
+
+        if self._loss_and_grads is None:
+            spec, width = self.key.network, sum(self._widths)
+            kernels = self.variables[0::2]
+
+            @tf.function(
+                input_signature=[
+                    tf.TensorSpec([None, spec.n_features], tf.float32),
+                    tf.TensorSpec([None, width], tf.float32),
+                    tf.TensorSpec([None], tf.float32),
+                    tf.TensorSpec([], tf.float32),
+                ],
+                autograph=False,
+            )
+            def loss_and_grads(X, Y, W, alpha):
+                with tf.GradientTape() as tape:
+                    preds = self._outputs(X, training=False)
+                    wsum = tf.maximum(tf.reduce_sum(W), _EPS)
+                    penalty = tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels])
+                    loss = (
+                        tf.reduce_sum(self._per_sample_loss(tf, Y, preds) * W) / wsum
+                        + 0.5 * alpha * penalty / wsum
+                    )
+                return loss, tape.gradient(loss, self.variables)
+
+            self._loss_and_grads = loss_and_grads
+        for variable, value in zip(self.variables, weights):
+            variable.assign(value)
+        loss, grads = self._loss_and_grads(X, Y, W, np.float32(alpha))
+        return float(loss), [g.numpy() for g in grads]
 
     # -- one call --------------------------------------------------------
     def train(self, weights, data, validation, schedule, state, optimizer_state):
@@ -324,45 +366,44 @@ class _Trainer:
 
         for variable, value in zip(self.variables, weights):
             variable.assign(value)
+        for i, seed_state in enumerate(self.seed_states):
+            # Dropout masks follow random_state, not TensorFlow's global seed.
+            seed_state.assign(np.array([schedule.seed + i, schedule.first_epoch], "int64"))
         if optimizer_state is None:
             for variable in self.optimizer.variables:
                 variable.assign(tf.zeros_like(variable))
+            self.optimizer.learning_rate = schedule.learning_rate
         else:
             for variable, value in zip(self.optimizer.variables, optimizer_state):
                 variable.assign(value)
-        self.optimizer.learning_rate = schedule.learning_rate
-        if self.key.has_validation:
-            for b in self.best:
-                b.assign(tf.zeros_like(b))
+        for b in self.best:
+            b.assign(tf.zeros_like(b))
         X, Y, W = data
         Xv, Yv, Wv = validation if validation is not None else (X[:0], Y[:0], W[:0])
         out = self._run(
-            X,
-            Y,
-            W,
-            Xv,
-            Yv,
-            Wv,
-            np.int32(schedule.max_epochs),
-            np.int32(schedule.first_epoch),
-            np.int32(schedule.batch_size),
-            np.int32(schedule.seed),
-            np.float32(schedule.alpha),
-            np.float32(schedule.tol),
+            X, Y, W, Xv, Yv, Wv,
+            np.int32(schedule.max_epochs), np.int32(schedule.first_epoch),
+            np.int32(schedule.batch_size), np.int32(schedule.seed),
+            np.float32(schedule.alpha), np.float32(schedule.tol),
             np.int32(schedule.n_iter_no_change),
-            np.float32(state.best_loss),
-            np.float32(state.best_score),
+            np.float32(schedule.learning_rate), np.float32(schedule.power_t),
+            np.float32(schedule.samples_seen),
+            np.float32(state.best_loss), np.float32(state.best_score),
             np.int32(state.no_improvement_count),
-        )
-        losses, scores, n_run, stop, diverged, best_loss, best_score, count = out
-        scores = scores.numpy().astype(float).tolist() if self.key.has_validation else []
-        improved_once = self.key.has_validation and max(scores, default=-np.inf) > state.best_score
+        )  # fmt: skip
+        losses, scores, val_losses, n_run, stop, diverged, best_loss, best_score, count = out
+        # Without validation data the score arrays were never written.
+        has_val = self.key.has_validation
+        scores = scores.numpy().astype(float).tolist() if has_val else []
+        val_losses = val_losses.numpy().astype(float).tolist() if has_val else []
+        improved_once = self.key.early_stopping and max(scores, default=-np.inf) > state.best_score
         return TrainResult(
             weights=[np.array(v.numpy()) for v in self.variables],
             best_weights=[np.array(b.numpy()) for b in self.best] if improved_once else None,
             optimizer_state=[np.array(v.numpy()) for v in self.optimizer.variables],
             loss_curve=losses.numpy().astype(float).tolist(),
             validation_scores=scores,
+            validation_losses=val_losses,
             n_iter=int(n_run),
             stopped=bool(stop),
             diverged=bool(diverged),
@@ -405,6 +446,51 @@ def clear_cache():
         _idle.clear()
 
 
+def _require_tensorflow():
+    backend = _backend_name()
+    if backend != "tensorflow":
+        raise ValueError(
+            f"skout trains with Keras's TensorFlow backend; KERAS_BACKEND is "
+            f"{backend!r}. Set KERAS_BACKEND=tensorflow before importing keras."
+        )
+
+
+def train_lbfgs(key, weights, data, *, alpha, max_iter, max_fun, tol):
+    """Full-batch L-BFGS (scipy's L-BFGS-B) on the compiled loss and gradient.
+
+    Returns ``(weights, loss_curve, n_iter, converged)``, as scikit-learn's
+    MLP does with ``solver="lbfgs"``: ``max_iter`` iterations, ``max_fun``
+    loss evaluations, ``tol`` the gradient tolerance.
+    """
+    from scipy.optimize import minimize
+
+    _require_tensorflow()
+    shapes = [w.shape for w in weights]
+    splits = np.cumsum([int(np.prod(s)) for s in shapes])[:-1]
+
+    def unflatten(theta):
+        return [p.reshape(s).astype(np.float32) for p, s in zip(np.split(theta, splits), shapes)]
+
+    X, Y, W = data
+    curve, last = [], {}
+    with _checkout(key) as trainer:
+
+        def fun(theta):
+            loss, grads = trainer.loss_and_grads(unflatten(theta), X, Y, W, alpha)
+            last["loss"] = loss
+            return loss, np.concatenate([g.ravel() for g in grads]).astype(np.float64)
+
+        result = minimize(
+            fun,
+            np.concatenate([w.ravel() for w in weights]).astype(np.float64),
+            jac=True,
+            method="L-BFGS-B",
+            callback=lambda theta: curve.append(last["loss"]),
+            options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
+        )
+    return unflatten(result.x), curve, int(result.nit), bool(result.success)
+
+
 def train(key, weights, data, validation, schedule, state=None, optimizer_state=None):
     """Train from ``weights`` on ``data``; see :class:`TrainResult`.
 
@@ -422,12 +508,7 @@ def train(key, weights, data, validation, schedule, state=None, optimizer_state=
         Optimizer variables to continue from (``partial_fit``); fresh when
         None.
     """
-    backend = _backend_name()
-    if backend != "tensorflow":
-        raise ValueError(
-            f"skout trains with Keras's TensorFlow backend; KERAS_BACKEND is "
-            f"{backend!r}. Set KERAS_BACKEND=tensorflow before importing keras."
-        )
+    _require_tensorflow()
     with _checkout(key) as trainer:
         return trainer.train(
             weights, data, validation, schedule, state or StoppingState(), optimizer_state

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.metrics import accuracy_score
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import type_of_target
 
 from ._base import _AutoHeadBase
 from .heads import choose_head
@@ -125,6 +129,7 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
     _parameter_constraints: dict = {
         **_AutoHeadBase._parameter_constraints,
         "binary_head": [StrOptions({"sigmoid", "softmax"})],
+        "class_weight": [None, dict, list, StrOptions({"balanced"})],
     }
     _task = "classification"
 
@@ -136,7 +141,9 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         solver="adam",
         alpha=0.0001,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=0.001,
+        power_t=0.5,
         max_iter=200,
         shuffle=True,
         random_state=None,
@@ -151,6 +158,10 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         beta_2=0.999,
         epsilon=1e-8,
         n_iter_no_change=10,
+        max_fun=15000,
+        dropout=0.0,
+        class_weight=None,
+        callbacks=None,
         loss="auto",
         binary_head="sigmoid",
     ):
@@ -159,7 +170,9 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
@@ -174,15 +187,92 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dropout = dropout
+        self.class_weight = class_weight
+        self.callbacks = callbacks
         self.loss = loss
         self.binary_head = binary_head
 
-    def _choose_head(self, y):
-        return choose_head(y, estimator="classifier", binary_head=self.binary_head)
+    def _choose_head(self, y, classes=None):
+        if classes is None:
+            return choose_head(y, estimator="classifier", binary_head=self.binary_head)
+        # partial_fit's first call: the head comes from every class, not from
+        # the labels this batch happens to hold.
+        if np.ndim(y) == 2 and np.shape(y)[1] > 1:
+            columns = [np.unique(c) for c in classes]
+            longest = max(len(c) for c in columns)
+            stand_in = np.column_stack([np.resize(c, longest) for c in columns])
+        else:
+            stand_in = np.unique(classes)
+        return choose_head(stand_in, estimator="classifier", binary_head=self.binary_head)
 
-    def _set_fitted(self, head, spec, encoder, y, result):
-        super()._set_fitted(head, spec, encoder, y, result)
+    def _extra_sample_weight(self, y, incremental):
+        if self.class_weight is None:
+            return None
+        if incremental and isinstance(self.class_weight, str):
+            raise ValueError(
+                "class_weight='balanced' needs the whole target and is not "
+                "available in partial_fit: pass a dict, e.g. from "
+                "sklearn.utils.class_weight.compute_class_weight."
+            )
+        if np.ndim(y) == 2 and choose_head(y).target_type == "one-hot":
+            y = np.argmax(y, axis=1)  # class_weight keys are column indices
+        return compute_sample_weight(self.class_weight, y)
+
+    def _score_outputs(self, encoder, outputs, y_true, sample_weight):
+        y_pred = encoder.predict(outputs)
+        if encoder.head.target_type == "multiclass-multioutput":
+            right = np.all(y_pred == np.asarray(y_true), axis=1)
+            return float(np.average(right, weights=sample_weight))
+        return accuracy_score(y_true, y_pred, sample_weight=sample_weight)
+
+    def _set_fitted(self, head, spec, encoder, y, result, append):
+        super()._set_fitted(head, spec, encoder, y, result, append)
         self.classes_ = encoder.classes_
+
+    @available_if(_AutoHeadBase._check_stochastic)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Train for one epoch on a batch, keeping weights and optimizer state.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The batch.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Its target.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss.
+        classes : array-like of shape (n_classes,), or list of such, default=None
+            Every label the target can take; required on the first call for
+            label targets (one array per column for multiclass-multioutput),
+            not needed for one-hot and multilabel indicator targets.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        first = not self.__sklearn_is_fitted__()
+        indicator = np.ndim(y) == 2 and type_of_target(y).startswith("multilabel")
+        if first and classes is None and not indicator:
+            raise ValueError(
+                "classes must be passed on the first call to partial_fit: every "
+                "label the target can take (e.g. classes=np.unique(y_all))."
+            )
+        if not first and classes is not None and not indicator:
+            known = self.classes_ if isinstance(self.classes_, list) else [self.classes_]
+            given = classes if isinstance(self.classes_, list) else [classes]
+            if any(not np.array_equal(np.unique(g), k) for g, k in zip(given, known)):
+                raise ValueError(
+                    f"`classes={classes!r}` is not the same as on the first call to "
+                    f"partial_fit, was: {self.classes_!r}."
+                )
+        return self._fit(
+            X, y, sample_weight, incremental=True,
+            classes=classes if first and not indicator else None,
+        )  # fmt: skip
 
     def predict(self, X):
         """Predict labels, in the format of the ``y`` given to ``fit``.

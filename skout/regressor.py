@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sklearn.base import RegressorMixin
+from sklearn.base import RegressorMixin, _fit_context
+from sklearn.metrics import r2_score
+from sklearn.utils.metaestimators import available_if
 
 from ._base import _AutoHeadBase
 from .heads import choose_head
@@ -120,7 +122,9 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
         solver="adam",
         alpha=0.0001,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=0.001,
+        power_t=0.5,
         max_iter=200,
         shuffle=True,
         random_state=None,
@@ -135,6 +139,9 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
         beta_2=0.999,
         epsilon=1e-8,
         n_iter_no_change=10,
+        max_fun=15000,
+        dropout=0.0,
+        callbacks=None,
         loss="auto",
         standardize_target=True,
     ):
@@ -143,7 +150,9 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
@@ -158,11 +167,39 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dropout = dropout
+        self.callbacks = callbacks
         self.loss = loss
         self.standardize_target = standardize_target
 
-    def _choose_head(self, y):
+    def _choose_head(self, y, classes=None):
         return choose_head(y, estimator="regressor")
+
+    def _score_outputs(self, encoder, outputs, y_true, sample_weight):
+        y_pred = encoder.predict(outputs)
+        return r2_score(y_true, y_pred, sample_weight=sample_weight)
+
+    @available_if(_AutoHeadBase._check_stochastic)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train for one epoch on a batch, keeping weights and optimizer state.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The batch.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Its target.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def _encoder_options(self):
         return {"standardize": self.standardize_target}

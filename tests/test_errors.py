@@ -96,7 +96,7 @@ def test_string_target_to_regressor_is_refused(X, targets, tiny, target):
         ("hidden_layer_sizes", (8, -1), "hidden_layer_sizes"),
         ("hidden_layer_sizes", (), "hidden_layer_sizes"),
         ("max_iter", 0, "max_iter"),
-        ("solver", "lbfgs", "solver"),
+        ("solver", "newton", "solver"),
         ("activation", "gelu", "activation"),
         ("loss", "nonsense", "loss"),
         ("binary_head", "x", "binary_head"),

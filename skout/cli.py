@@ -1,0 +1,429 @@
+"""The ``skout`` command line: what head a target needs, and whether a model has it.
+
+``skout inspect DATA --target COLUMN`` reads a CSV, TSV or Parquet file and
+prints the target's type, its class balance (or range), the head skout would
+choose and the Keras code for it. ``skout check MODEL.keras DATA --target
+COLUMN`` loads a saved Keras model and runs :func:`skout.doctor.diagnose_head`
+on it; the exit status is 1 when the doctor finds an error.
+
+Bad input (a missing file or column, an unknown format, empty data) exits
+with status 2 and one line on stderr starting with ``skout: error:``.
+
+Examples
+--------
+>>> main(["inspect", "no-such-file.csv", "--target", "y"])
+2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main"]
+
+_FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+_COMPRESSIONS = (".gz", ".bz2", ".xz", ".zip", ".zst")
+_TOP = 20
+_WIDTH = 100
+
+
+class _CliError(Exception):
+    """Bad input: reported as one ``skout: error:`` line, exit status 2."""
+
+
+def _one_line(exc):
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# --------------------------------------------------------------------------
+# Reading data
+# --------------------------------------------------------------------------
+
+
+def _format_of(path):
+    suffixes = [s.lower() for s in path.suffixes]
+    if len(suffixes) >= 2 and suffixes[-1] in _COMPRESSIONS and suffixes[-2] in (".csv", ".tsv"):
+        return _FORMATS[suffixes[-2]]
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix not in _FORMATS:
+        shown = repr(suffix) if suffix else "no extension"
+        raise _CliError(
+            f"cannot read {path}: unknown data format ({shown}); use a .csv, .tsv, "
+            ".parquet or .pq file"
+        )
+    return _FORMATS[suffix]
+
+
+def _read_table(name):
+    path = Path(name)
+    if not path.exists():
+        raise _CliError(f"{path}: no such file")
+    if path.is_dir():
+        raise _CliError(f"{path} is a directory, not a data file")
+    fmt = _format_of(path)
+    try:
+        import pandas as pd
+    except ImportError:
+        raise _CliError("reading data files needs pandas: pip install pandas") from None
+    if fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise _CliError("reading Parquet files needs pyarrow: pip install pyarrow") from None
+    try:
+        if fmt == "parquet":
+            data = pd.read_parquet(path)
+        else:
+            data = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",")
+    except pd.errors.EmptyDataError:
+        raise _CliError(f"{path} is empty: no columns, no rows") from None
+    except Exception as exc:  # a parser, codec or Arrow error: say which file
+        raise _CliError(f"cannot read {path} as {fmt}: {_one_line(exc)}") from None
+    if len(data) == 0:
+        raise _CliError(f"{path} has no rows (columns: {_columns_text(data)})")
+    return data
+
+
+def _columns_text(data):
+    names = [str(c) for c in data.columns]
+    shown = ", ".join(names[:10])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
+
+
+def _target_columns(data, spec, path):
+    wanted = [c.strip() for c in spec.split(",") if c.strip()]
+    if not wanted:
+        raise _CliError("--target names no column")
+    by_name = {str(c): c for c in data.columns}
+    for name in wanted:
+        if name not in by_name:
+            raise _CliError(
+                f"no column {name!r} in {path}; available columns: {_columns_text(data)}"
+            )
+    return [by_name[name] for name in wanted]
+
+
+def _read_target(args):
+    """(data, target frame with complete rows, number of rows left out)."""
+    data = _read_table(args.data)
+    columns = _target_columns(data, args.target, args.data)
+    frame = data[columns]
+    complete = frame.notna().all(axis=1).to_numpy()
+    frame = frame[complete]
+    if len(frame) == 0:
+        raise _CliError(f"the target {args.target!r} has no values in {args.data}")
+    return data, frame, int((~complete).sum())
+
+
+def _y_of(frame):
+    if frame.shape[1] == 1:
+        return frame.iloc[:, 0].to_numpy()
+    return frame.to_numpy()
+
+
+def _estimator(args, y):
+    if args.regressor:
+        return "regressor"
+    if args.classifier:
+        return "classifier"
+    from sklearn.utils.multiclass import type_of_target
+
+    try:
+        kind = type_of_target(y)
+    except (ValueError, TypeError):
+        return "classifier"
+    return "regressor" if kind.startswith("continuous") else "classifier"
+
+
+def _choose(y, estimator):
+    from .heads import choose_head
+
+    try:
+        return choose_head(y, estimator=estimator)
+    except ValueError as exc:
+        raise _CliError(" ".join(str(exc).split())) from None
+
+
+# --------------------------------------------------------------------------
+# skout inspect
+# --------------------------------------------------------------------------
+
+
+def _rows(n):
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
+def _share(n, total):
+    return f"{100.0 * n / total:.1f}%"
+
+
+def _balance_lines(values, indent="  "):
+    import pandas as pd
+
+    counts = pd.Series(values).value_counts(sort=True)
+    total = int(counts.sum())
+    width = max(5, *(len(str(k)) for k in counts.index[:_TOP]))
+    lines = [f"{indent}{'class':<{width}}  {'count':>7}  {'share':>6}"]
+    for label, n in counts.iloc[:_TOP].items():
+        lines.append(f"{indent}{label!s:<{width}}  {int(n):>7}  {_share(int(n), total):>6}")
+    if len(counts) > _TOP:
+        rest = int(counts.iloc[_TOP:].sum())
+        lines.append(
+            f"{indent}... and {len(counts) - _TOP} more classes "
+            f"({rest} rows, {_share(rest, total)})"
+        )
+    return lines
+
+
+def _indicator_lines(frame):
+    total = len(frame)
+    names = [str(c) for c in frame.columns]
+    width = max(5, *(len(n) for n in names[:_TOP]))
+    lines = [f"  {'label':<{width}}  {'rows with 1':>11}  {'share':>6}"]
+    values = frame.to_numpy().astype(np.float64)
+    for j, name in enumerate(names[:_TOP]):
+        n = int(values[:, j].sum())
+        lines.append(f"  {name:<{width}}  {n:>11}  {_share(n, total):>6}")
+    if len(names) > _TOP:
+        lines.append(f"  ... and {len(names) - _TOP} more columns")
+    return lines
+
+
+def _regression_lines(frame):
+    names = [str(c) for c in frame.columns]
+    width = max(6, *(len(n) for n in names))
+    lines = [f"  {'column':<{width}}  {'min':>11}  {'mean':>11}  {'max':>11}  {'std':>11}"]
+    for name, col in zip(names, frame.columns):
+        v = frame[col].to_numpy().astype(np.float64)
+        stats = (v.min(), v.mean(), v.max(), v.std(ddof=1) if len(v) > 1 else 0.0)
+        lines.append(f"  {name:<{width}}  " + "  ".join(f"{s:>11.5g}" for s in stats))
+    return lines
+
+
+def _type_text(head):
+    kind = head.target_type
+    if kind in ("binary", "multiclass"):
+        return f"{kind} ({max(head.units, 2)} classes)"
+    if kind == "one-hot":
+        return f"one-hot ({head.units} classes, one column each)"
+    if kind == "multilabel-indicator":
+        return f"multilabel-indicator ({head.units} labels)"
+    if kind == "multiclass-multioutput":
+        ks = ", ".join(str(max(o.units, 2)) for o in head.outputs)
+        return f"multiclass-multioutput ({len(head.outputs)} columns with {ks} classes)"
+    if kind == "continuous-multioutput":
+        return f"continuous-multioutput ({head.units} columns)"
+    return kind
+
+
+def _inspect(args):
+    data, frame, dropped = _read_target(args)
+    y = _y_of(frame)
+    estimator = _estimator(args, y)
+    head = _choose(y, estimator)
+    out = [
+        f"data:         {args.data} ({len(data)} rows, {data.shape[1]} columns)",
+        f"target:       {', '.join(str(c) for c in frame.columns)}",
+        f"rows:         {len(frame)}"
+        + (f" ({_rows(dropped)} with a missing target left out)" if dropped else ""),
+        f"target type:  {_type_text(head)}",
+    ]
+    kind = head.target_type
+    if kind in ("binary", "multiclass"):
+        out += ["class balance:", *_balance_lines(y)]
+    elif kind in ("one-hot", "multilabel-indicator"):
+        out += ["class balance (rows with a 1 in each column):", *_indicator_lines(frame)]
+    elif kind == "multiclass-multioutput":
+        out.append("class balance, per column:")
+        for col in frame.columns:
+            out += [f"  column {str(col)!r}:", *_balance_lines(frame[col].to_numpy(), "    ")]
+    else:
+        out += ["target values:", *_regression_lines(frame)]
+    units = head.units if isinstance(head.units, int) else list(head.units)
+    activation = head.activation if isinstance(head.activation, str) else list(head.activation)
+    loss = head.loss if isinstance(head.loss, str) else list(head.loss)
+    out += [
+        "head skout would choose:",
+        f"  units:       {units}",
+        f"  activation:  {activation}",
+        f"  loss:        {loss}",
+        f"  decoding:    {head.decoding}",
+        "Keras code:",
+        *(f"  {line}" for line in head.keras_code().splitlines()),
+    ]
+    cls = "AutoHeadClassifier" if head.is_classifier else "AutoHeadRegressor"
+    target = ", ".join(repr(str(c)) for c in frame.columns)
+    out += [
+        "skout:",
+        f"  {cls}().fit(X, y)  # y = data[[{target}]], X = the other columns; "
+        "picks this head itself",
+    ]
+    if kind == "binary":
+        out.append("  (binary_head='softmax' gives Dense(2, activation='softmax') instead)")
+    numeric_labels = kind in ("multiclass", "multiclass-multioutput") and y.dtype.kind in "iuf"
+    if numeric_labels and not args.classifier:
+        out.append(
+            "note: the target holds numbers read as class labels; if they are quantities, "
+            "add --regressor"
+        )
+    print("\n".join(out))
+    return 0
+
+
+# --------------------------------------------------------------------------
+# skout check
+# --------------------------------------------------------------------------
+
+
+def _load_model(name):
+    path = Path(name)
+    if not path.exists():
+        raise _CliError(f"{path}: no such file")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import keras
+    except ImportError:
+        raise _CliError("checking a model needs keras: pip install keras tensorflow") from None
+    note = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            model = keras.saving.load_model(path, compile=True)
+        except Exception as exc:  # any loading failure becomes one line
+            try:
+                model = keras.saving.load_model(path, compile=False)
+            except Exception:
+                raise _CliError(f"cannot load model {path}: {_one_line(exc)}") from None
+            note = (
+                f"note: the model's compiled loss could not be restored ({_one_line(exc)}); "
+                "only its layers are checked (give the loss with --loss)"
+            )
+    return model, note
+
+
+def _wrap(text, first, rest):
+    return textwrap.fill(
+        text, width=_WIDTH, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False
+    )
+
+
+def _check(args):
+    from .doctor import diagnose_head
+
+    data, frame, dropped = _read_target(args)
+    y = _y_of(frame)
+    model, note = _load_model(args.model)
+    estimator = "regressor" if args.regressor else "classifier" if args.classifier else "auto"
+    try:
+        findings = diagnose_head(model, y, loss=args.loss, estimator=estimator)
+    except ValueError as exc:
+        raise _CliError(" ".join(str(exc).split())) from None
+    print(f"model:   {args.model}")
+    print(
+        f"data:    {args.data} ({len(frame)} rows"
+        + (f", {_rows(dropped)} with a missing target left out" if dropped else "")
+        + f"), target {', '.join(str(c) for c in frame.columns)}"
+    )
+    if note:
+        print(note)
+    for f in findings:
+        print()
+        print(_wrap(f.message, f"{f.severity.upper():<8}[{f.code}] ", " " * 8))
+        if f.fix:
+            print(_wrap(f.fix, " " * 8 + "fix: ", " " * 13))
+    errors = sum(f.severity == "error" for f in findings)
+    warns = sum(f.severity == "warning" for f in findings)
+    verdict = (
+        "the head does not fit the target"
+        if errors
+        else "the head fits the target" + (", with warnings" if warns else "")
+    )
+    print()
+    print(f"{errors} error(s), {warns} warning(s): {verdict}")
+    return 1 if errors else 0
+
+
+# --------------------------------------------------------------------------
+# main
+# --------------------------------------------------------------------------
+
+
+def _add_target_options(sub):
+    sub.add_argument("data", metavar="DATA", help="a .csv, .tsv, .parquet or .pq file")
+    sub.add_argument(
+        "--target",
+        required=True,
+        metavar="COLUMN",
+        help="the target column; several comma-separated columns for a multi-output "
+        "or indicator target",
+    )
+    kind = sub.add_mutually_exclusive_group()
+    kind.add_argument(
+        "--regressor", action="store_true", help="read the target as numbers to regress"
+    )
+    kind.add_argument("--classifier", action="store_true", help="read the target as class labels")
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="skout",
+        description="Which output layer, loss and decoding a target needs, and whether a "
+        "saved Keras model has them.",
+    )
+    subs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    inspect = subs.add_parser(
+        "inspect",
+        help="show a target's type, balance and the head skout would choose",
+        description="Show a target's type, class balance (or range), the head skout "
+        "would choose and the Keras code for it.",
+    )
+    _add_target_options(inspect)
+    inspect.set_defaults(func=_inspect)
+    check = subs.add_parser(
+        "check",
+        help="check a saved Keras model's output layer and loss against a target",
+        description="Check a saved Keras model's output layer(s) and loss against the "
+        "target. Exit status: 0 no error found, 1 an error found, 2 bad input.",
+    )
+    check.add_argument("model", metavar="MODEL", help="a saved Keras model (.keras)")
+    _add_target_options(check)
+    check.add_argument(
+        "--loss", default=None, help="check this loss instead of the model's compiled one"
+    )
+    check.set_defaults(func=_check)
+    return parser
+
+
+def main(argv=None):
+    """Run the ``skout`` command line; return its exit status.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments, without the program name; ``None`` reads
+        ``sys.argv[1:]``.
+
+    Returns
+    -------
+    status : int
+        0 on success (``check``: no error finding), 1 when ``check`` finds an
+        error, 2 on bad input or usage.
+    """
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        return args.func(args)
+    except _CliError as exc:
+        print(f"skout: error: {exc}", file=sys.stderr)
+        return 2
