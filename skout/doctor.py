@@ -411,7 +411,6 @@ def _read_losses(model, loss, outputs):
 class _Target:
     kind: str  # skout's target type
     what: str  # "a multiclass target with 3 classes", ...
-    n_classes: int = 0
     rows: bool = False  # the loss sees rows of 0/1 (one-hot / multilabel), not labels
     low: float = 0.0  # regression: range of y
     high: float = 0.0
@@ -438,7 +437,7 @@ def _targets(head, y):
         out = []
         for j, o in enumerate(head.outputs):
             k = max(o.units, 2)
-            out.append(_Target(kind, f"column {j} of y ({k} classes, one label per row)", k))
+            out.append(_Target(kind, f"column {j} of y ({k} classes, one label per row)"))
         return out
     k = max(head.outputs[0].units, 2)
     what = {
@@ -447,7 +446,7 @@ def _targets(head, y):
         "one-hot": f"a one-hot target with {k} classes (one 1 per row)",
         "multilabel-indicator": f"a multilabel target with {k} labels (any number of 1s per row)",
     }[kind]
-    return [_Target(kind, what, k, rows=kind in ("one-hot", "multilabel-indicator"))]
+    return [_Target(kind, what, rows=kind in ("one-hot", "multilabel-indicator"))]
 
 
 def _classes_text(y):
@@ -486,8 +485,8 @@ def _guess_estimator(y, losses):
 # --------------------------------------------------------------------------
 
 
-def _head_text(option, loss_name=None):
-    return f"{option.keras_code()} with loss={(loss_name or option.loss)!r}"
+def _head_text(option):
+    return f"{option.keras_code()} with loss={option.loss!r}"
 
 
 def _loss_fix(option, target, loss):
@@ -506,13 +505,14 @@ def _fix_text(option, target, loss):
     return f"{option.keras_code()} with {_loss_fix(option, target, loss)}"
 
 
-def _decode_line(option, target, j=None):
+def _decode_line(option, target, j=None, logits=False):
     col = "" if j is None else f"[{j}]"
     classes = "classes" if j is None else f"classes_{j}"
+    cut = "0" if logits else "0.5"  # a logit of 0 is a probability of 0.5
     if option.activation == "sigmoid" and option.units == 1:
-        return f"labels = {classes}[(model.predict(X){col}[:, 0] >= 0.5).astype(int)]"
+        return f"labels = {classes}[(model.predict(X){col}[:, 0] >= {cut}).astype(int)]"
     if target.multilabel:
-        return "indicator = (model.predict(X) >= 0.5).astype(int)"
+        return f"indicator = (model.predict(X) >= {cut}).astype(int)"
     if target.kind == "one-hot":
         return f"onehot = np.eye({option.units})[np.argmax(model.predict(X), axis=1)]"
     return f"labels = {classes}[np.argmax(model.predict(X){col}, axis=1)]"
@@ -532,7 +532,7 @@ def _decode_finding(out, option, target, logits, j):
             f"{squash} (keras.activations.{option.activation}) to get probabilities, or "
             f"{how}."
         )
-        return Finding("info", "decode-logits", message, _decode_line(option, target, j))
+        return Finding("info", "decode-logits", message, _decode_line(option, target, j, True))
     if option.activation == "sigmoid" and k == 1:
         message = (
             "model.predict returns one probability per row, for the second class "
@@ -683,7 +683,7 @@ def _regression_loss_on_labels(seen, loss, option, target):
     return Finding(
         "error" if shape_breaks else "warning",
         "loss-mismatch",
-        f"{seen}: {loss.text} is a regression loss, but y is {target.what}: it treats "
+        f"{seen}, a regression loss, but y is {target.what}: it treats "
         "class labels as numbers to approach"
         + (
             ", and one label per row cannot be compared with several outputs."

@@ -1,0 +1,321 @@
+"""The command line (skout.cli): ``skout inspect`` and ``skout check``."""
+
+import doctest
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from keras import layers
+
+import skout.cli
+from skout.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+# Keras's TensorFlow backend warns about NumPy 2's copy keyword when saving a model.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+N = 30
+
+
+@pytest.fixture(scope="module")
+def frame():
+    rng = np.random.RandomState(0)
+    species = np.array(["setosa", "versicolor", "virginica"])[np.arange(N) % 3]
+    return pd.DataFrame(
+        {
+            "x1": rng.randn(N),
+            "x2": rng.randn(N),
+            "spam": np.where(np.arange(N) < 12, "spam", "ham"),  # 12 spam, 18 ham
+            "species": species,
+            "price": np.linspace(10.5, 300.0, N),
+            "count": np.arange(N) % 7 * 3,
+            "a": np.arange(N) % 2,
+            "b": (np.arange(N) % 3 == 0).astype(int),
+            "is_setosa": (species == "setosa").astype(int),
+            "is_other": (species != "setosa").astype(int),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory, frame):
+    d = tmp_path_factory.mktemp("data")
+    frame.to_csv(d / "data.csv", index=False)
+    frame.to_csv(d / "data.tsv", sep="\t", index=False)
+    frame.to_parquet(d / "data.parquet")
+    frame.to_parquet(d / "data.pq")
+    return d
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """A good and a seed-003-style bad model for the 3-class target, saved untrained."""
+    d = tmp_path_factory.mktemp("models")
+    good = keras.Sequential([keras.Input((2,)), layers.Dense(3, activation="softmax")])
+    good.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    good.save(d / "good.keras")
+    bad = keras.Sequential(
+        [keras.Input((2,)), layers.Dense(4, activation="relu"), layers.Dense(3, "sigmoid")]
+    )
+    bad.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    bad.save(d / "bad.keras")
+    return d
+
+
+def run(capsys, *argv):
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+# ------------------------------------------------------------------ inspect
+
+
+def test_inspect_binary_string_labels_from_csv(capsys, data_dir):
+    status, out, err = run(capsys, "inspect", data_dir / "data.csv", "--target", "spam")
+    assert status == 0, err
+    assert f"rows:         {N}" in out
+    assert "target type:  binary (2 classes)" in out
+    lines = out.splitlines()
+    assert any(line.split() == ["ham", "18", "60.0%"] for line in lines)
+    assert any(line.split() == ["spam", "12", "40.0%"] for line in lines)
+    assert "activation:  sigmoid" in out and "loss:        binary_crossentropy" in out
+    assert "outputs = Dense(1, activation='sigmoid')(hidden)" in out
+    assert "AutoHeadClassifier().fit(X, y)" in out
+
+
+@pytest.mark.parametrize("name", ["data.parquet", "data.pq", "data.tsv"])
+def test_inspect_multiclass_from_parquet_and_tsv(capsys, data_dir, name):
+    status, out, _ = run(capsys, "inspect", data_dir / name, "--target", "species")
+    assert status == 0
+    assert "target type:  multiclass (3 classes)" in out
+    assert any(line.split() == ["setosa", "10", "33.3%"] for line in out.splitlines())
+    assert "units:       3" in out and "activation:  softmax" in out
+    assert "loss:        sparse_categorical_crossentropy" in out
+    assert "decoding:    argmax" in out
+    assert "labels = classes[np.argmax(model.predict(X), axis=1)]" in out
+
+
+def test_inspect_regression_prints_min_mean_max_std(capsys, data_dir, frame):
+    status, out, _ = run(capsys, "inspect", data_dir / "data.csv", "--target", "price")
+    assert status == 0
+    assert "target type:  continuous" in out
+    price = frame["price"]
+    (row,) = [line.split() for line in out.splitlines() if line.strip().startswith("price")]
+    assert [float(v) for v in row[1:]] == pytest.approx(
+        [price.min(), price.mean(), price.max(), price.std()], rel=1e-4
+    )
+    assert "outputs = Dense(1, activation='linear')(hidden)" in out
+    assert "AutoHeadRegressor().fit(X, y)" in out
+
+
+def test_inspect_integer_target_as_classes_or_with_regressor(capsys, data_dir):
+    status, out, _ = run(capsys, "inspect", data_dir / "data.csv", "--target", "count")
+    assert status == 0 and "multiclass (7 classes)" in out and "--regressor" in out
+    status, out, _ = run(
+        capsys, "inspect", data_dir / "data.csv", "--target", "count", "--regressor"
+    )
+    assert status == 0 and "target type:  continuous" in out and "AutoHeadRegressor" in out
+
+
+def test_inspect_indicator_columns(capsys, data_dir):
+    status, out, _ = run(capsys, "inspect", data_dir / "data.csv", "--target", "a,b")
+    assert status == 0
+    assert "multilabel-indicator (2 labels)" in out
+    assert any(line.split() == ["a", "15", "50.0%"] for line in out.splitlines())
+    assert "Dense(2, activation='sigmoid')" in out and "threshold" in out
+    status, out, _ = run(
+        capsys, "inspect", data_dir / "data.parquet", "--target", "is_setosa, is_other"
+    )
+    assert status == 0
+    assert "one-hot (2 classes" in out and "loss:        categorical_crossentropy" in out
+
+
+def test_inspect_multi_output_labels_per_column(capsys, data_dir):
+    status, out, _ = run(capsys, "inspect", data_dir / "data.csv", "--target", "species,spam")
+    assert status == 0
+    assert "multiclass-multioutput (2 columns with 3, 2 classes)" in out
+    assert "column 'species':" in out and "column 'spam':" in out
+    assert "Dense(3, activation='softmax')(hidden), Dense(1, activation='sigmoid')(hidden)" in out
+
+
+def test_inspect_lists_the_top_20_classes(capsys, tmp_path):
+    labels = [f"c{i:02d}" for i in range(25) for _ in range(i + 1)]
+    pd.DataFrame({"y": labels}).to_csv(tmp_path / "many.csv", index=False)
+    status, out, _ = run(capsys, "inspect", tmp_path / "many.csv", "--target", "y")
+    assert status == 0
+    assert "multiclass (25 classes)" in out
+    assert "c24" in out and "c05" in out and "c04 " not in out
+    assert "... and 5 more classes (15 rows, 4.6%)" in out
+
+
+def test_inspect_leaves_out_rows_with_a_missing_target(capsys, tmp_path):
+    (tmp_path / "gaps.csv").write_text("x,y\n1,a\n2,\n3,b\n4,a\n")
+    status, out, _ = run(capsys, "inspect", tmp_path / "gaps.csv", "--target", "y")
+    assert status == 0
+    assert "rows:         3 (1 row with a missing target left out)" in out
+
+
+# -------------------------------------------------------------------- check
+
+
+def test_check_a_good_model_exits_0(capsys, models, data_dir):
+    status, out, err = run(
+        capsys, "check", models / "good.keras", data_dir / "data.csv", "--target", "species"
+    )
+    assert status == 0, err
+    assert "INFO    [ok]" in out and "[decode-probabilities]" in out
+    assert "0 error(s), 0 warning(s): the head fits the target" in out
+
+
+def test_check_a_seed_003_model_exits_1_with_the_fix(capsys, models, data_dir):
+    status, out, _ = run(
+        capsys, "check", models / "bad.keras", data_dir / "data.csv", "--target", "species"
+    )
+    assert status == 1
+    assert "ERROR   [sigmoid-multiclass]" in out
+    assert "Dense(3, activation='sigmoid')" in out
+    assert "fix: Dense(3, activation='softmax') with" in out
+    assert "sparse_categorical_crossentropy" in out
+    assert "1 error(s)" in out
+
+
+def test_check_on_one_hot_columns_and_with_a_loss_override(capsys, models, data_dir):
+    # three one-hot columns built from species
+    frame = pd.read_csv(data_dir / "data.csv")
+    onehot = pd.get_dummies(frame["species"]).astype(int)
+    path = data_dir / "onehot.csv"
+    onehot.to_csv(path, index=False)
+    status, out, _ = run(
+        capsys, "check", models / "bad.keras", path, "--target", "setosa,versicolor,virginica"
+    )
+    assert status == 1 and "fix: Dense(3, activation='softmax') with" in out
+    assert "loss='categorical_crossentropy'" in out
+    status, out, _ = run(
+        capsys,
+        "check",
+        models / "good.keras",
+        path,
+        "--target",
+        "setosa,versicolor,virginica",
+        "--loss",
+        "categorical_crossentropy",
+    )
+    assert status == 0 and "[ok]" in out
+
+
+def test_check_a_file_that_is_not_a_model(capsys, tmp_path, data_dir):
+    (tmp_path / "junk.keras").write_bytes(b"not a zip file")
+    status, out, err = run(
+        capsys, "check", tmp_path / "junk.keras", data_dir / "data.csv", "--target", "species"
+    )
+    assert status == 2 and out == ""
+    assert err.startswith("skout: error: cannot load model")
+    assert len(err.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------- bad input
+
+
+def assert_one_line_error(status, out, err, *words):
+    assert status == 2
+    assert out == ""
+    assert err.startswith("skout: error: ")
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    for word in words:
+        assert word in err
+
+
+def test_missing_file(capsys, tmp_path):
+    status, out, err = run(capsys, "inspect", tmp_path / "nope.csv", "--target", "y")
+    assert_one_line_error(status, out, err, "nope.csv", "no such file")
+
+
+def test_missing_model_file(capsys, tmp_path, data_dir):
+    status, out, err = run(
+        capsys, "check", tmp_path / "nope.keras", data_dir / "data.csv", "--target", "species"
+    )
+    assert_one_line_error(status, out, err, "nope.keras", "no such file")
+
+
+def test_missing_column_names_the_first_10_columns(capsys, data_dir):
+    status, out, err = run(capsys, "inspect", data_dir / "data.csv", "--target", "label")
+    assert_one_line_error(status, out, err, "'label'", "x1, x2, spam", "is_other")
+    status, out, err = run(capsys, "inspect", data_dir / "data.csv", "--target", "x1,z")
+    assert_one_line_error(status, out, err, "'z'")
+
+
+def test_missing_column_lists_only_10_of_many(capsys, tmp_path):
+    pd.DataFrame({f"col{i}": [1, 2] for i in range(12)}).to_csv(tmp_path / "w.csv", index=False)
+    status, out, err = run(capsys, "inspect", tmp_path / "w.csv", "--target", "y")
+    assert_one_line_error(status, out, err, "col9, ...", "(12 in all)")
+    assert "col10" not in err
+
+
+def test_unknown_extension(capsys, tmp_path):
+    (tmp_path / "data.xlsx").write_text("y\n1\n")
+    status, out, err = run(capsys, "inspect", tmp_path / "data.xlsx", "--target", "y")
+    assert_one_line_error(status, out, err, "'.xlsx'", ".csv")
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [("", ["is empty"]), ("x,y\n", ["no rows", "x, y"])],
+    ids=["empty", "header-only"],
+)
+def test_empty_data(capsys, tmp_path, content, words):
+    (tmp_path / "empty.csv").write_text(content)
+    status, out, err = run(capsys, "inspect", tmp_path / "empty.csv", "--target", "y")
+    assert_one_line_error(status, out, err, *words)
+
+
+def test_unreadable_parquet(capsys, tmp_path):
+    (tmp_path / "bad.parquet").write_bytes(b"this is not parquet")
+    status, out, err = run(capsys, "inspect", tmp_path / "bad.parquet", "--target", "y")
+    assert_one_line_error(status, out, err, "cannot read", "as parquet")
+
+
+def test_a_target_skout_cannot_learn(capsys, tmp_path):
+    (tmp_path / "one.csv").write_text("x,y\n1,a\n2,a\n")
+    status, out, err = run(capsys, "inspect", tmp_path / "one.csv", "--target", "y")
+    assert_one_line_error(status, out, err, "one class")
+
+
+@pytest.mark.parametrize(("module", "name"), [("pandas", "data.csv"), ("pyarrow", "data.parquet")])
+def test_a_missing_package_is_named(capsys, monkeypatch, data_dir, module, name):
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
+    status, out, err = run(capsys, "inspect", data_dir / name, "--target", "spam")
+    assert_one_line_error(status, out, err, f"pip install {module}")
+
+
+def test_usage_errors_exit_2(capsys):
+    assert main([]) == 2
+    assert main(["inspect", "data.csv"]) == 2  # --target is required
+    err = capsys.readouterr().err
+    assert "skout: error:" in err and "--target" in err
+
+
+# ------------------------------------------------------------ entry points
+
+
+def test_python_m_skout_help():
+    result = subprocess.run(
+        [sys.executable, "-m", "skout", "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: skout")
+    assert "inspect" in result.stdout and "check" in result.stdout
+
+
+def test_the_skout_script_is_declared():
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["skout"] == "skout.cli:main"
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(skout.cli)
+    assert result.attempted >= 1 and result.failed == 0
