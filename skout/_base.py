@@ -7,11 +7,12 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if  # noqa: F401
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -21,6 +22,12 @@ from ._version import __version__
 from .heads import LOSS_NAMES, check_loss
 
 _FLOAT_DTYPES = (np.float64, np.float32)
+# scikit-learn's MLP opens its divergence error with this sentence; keep it.
+_NON_FINITE = (
+    "Solver produced non-finite parameter weights. The input data may contain "
+    "large values and need to be preprocessed."
+)
+_SPARSE_ROWS_PER_CHUNK = 4096
 # Layout of a pickled fitted estimator; bump when it changes incompatibly.
 _PICKLE_FORMAT = 1
 
@@ -50,7 +57,7 @@ class _AutoHeadBase(BaseEstimator):
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "callbacks": [None, list],
@@ -72,6 +79,9 @@ class _AutoHeadBase(BaseEstimator):
 
     def _score_outputs(self, encoder, outputs, y_true, sample_weight):
         raise NotImplementedError
+
+    def _check_warm_start_target(self, y):
+        """Refuse a target that the fitted network cannot continue on."""
 
     # -- parameters ------------------------------------------------------------
     def _hidden_sizes(self):
@@ -99,8 +109,9 @@ class _AutoHeadBase(BaseEstimator):
                 )
         if incremental and self.early_stopping:
             raise ValueError(
-                "partial_fit does not hold out validation data: set "
-                "early_stopping=False, or use fit(X, y, X_val=..., y_val=...)."
+                "partial_fit does not support early_stopping=True: it holds out no "
+                "validation data. Set early_stopping=False, or use "
+                "fit(X, y, X_val=..., y_val=...)."
             )
 
     def __sklearn_is_fitted__(self):
@@ -148,10 +159,13 @@ class _AutoHeadBase(BaseEstimator):
             X,
             y,
             reset=reset,
+            accept_sparse=["csr", "csc", "coo"],
             dtype=_FLOAT_DTYPES,
             multi_output=True,
             y_numeric=self._task == "regression",
         )
+        if sp.issparse(X):
+            X = X.toarray()  # the network trains on dense float32 batches
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
@@ -166,6 +180,8 @@ class _AutoHeadBase(BaseEstimator):
         rng = check_random_state(self.random_state)
         spec = None
         if continuing:
+            if not incremental:
+                self._check_warm_start_target(y)
             head, encoder, weights = self.head_, self._encoder, self._weights_now()
             spec = self._network_spec(X, head)
             if spec != self._spec:
@@ -209,8 +225,15 @@ class _AutoHeadBase(BaseEstimator):
         """
 
         def pack(Xs, Ys, ws):
+            Xs = np.ascontiguousarray(Xs, dtype=np.float32)
+            if not np.isfinite(Xs.sum()) and not np.isfinite(Xs).all():
+                raise ValueError(
+                    f"{_NON_FINITE} X holds values beyond float32's range "
+                    "(|x| > 3.4e38), which the network trains in: scale X, e.g. "
+                    "with StandardScaler."
+                )
             return (
-                np.ascontiguousarray(Xs, dtype=np.float32),
+                Xs,
                 np.ascontiguousarray(Ys, dtype=np.float32),
                 np.ascontiguousarray(ws, dtype=np.float32),
             )
@@ -242,6 +265,12 @@ class _AutoHeadBase(BaseEstimator):
             # A class too rare to appear on both sides: split without strata.
             train, val = train_test_split(
                 indices, test_size=self.validation_fraction, random_state=seed
+            )
+        if len(val) < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                f"(now {self.validation_fraction}) or the size of your dataset "
+                f"({len(X)} samples), or pass X_val and y_val."
             )
         return (
             pack(X[train], Y[train], sample_weight[train]),
@@ -306,7 +335,9 @@ class _AutoHeadBase(BaseEstimator):
         first_epoch = self.n_iter_ if continuing else 0
         seed = int(rng.randint(np.iinfo(np.int32).max))
         max_epochs = 1 if incremental else self.max_iter
-        patience = np.iinfo(np.int32).max if incremental else int(self.n_iter_no_change)
+        patience = np.iinfo(np.int32).max
+        if not incremental and np.isfinite(self.n_iter_no_change):
+            patience = int(self.n_iter_no_change)
         val_triple = None if validation is None else validation[:3]
         # Quiet fits run every epoch in one compiled call; verbose ones one
         # epoch per call, so each epoch can be reported as it ends.
@@ -353,13 +384,22 @@ class _AutoHeadBase(BaseEstimator):
             if result.stopped:
                 break
         if result.diverged:
-            raise ValueError(
+            message = (
                 f"Training diverged at epoch {first_epoch + done}: the loss became "
                 f"{curve[-1]}. Lower learning_rate_init (now "
                 f"{self.learning_rate_init}), scale X (e.g. StandardScaler) or "
                 "raise alpha."
             )
-        if not incremental and not result.stopped:
+            if not (key.early_stopping and best is not None):
+                raise ValueError(f"{_NON_FINITE} {message}")
+            # Early stopping kept the weights of the best (finite) epoch: a
+            # grid search can go on with them.
+            warnings.warn(
+                f"{message} Kept the weights of the best validation epoch.",
+                ConvergenceWarning,
+                stacklevel=5,
+            )
+        elif not incremental and not result.stopped:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                 "reached and the optimization hasn't converged yet.",
@@ -484,7 +524,7 @@ class _AutoHeadBase(BaseEstimator):
             and np.isfinite(X.sum())
         ):
             return X
-        return validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
+        return validate_data(self, X, reset=False, accept_sparse="csr", dtype=_FLOAT_DTYPES)
 
     @property
     def model_(self):
@@ -504,7 +544,17 @@ class _AutoHeadBase(BaseEstimator):
     def _network_outputs(self, X):
         check_is_fitted(self)
         X = self._validate_predict_X(X)
-        outputs = _network.forward(self._spec, self._predict_weights(), X)
+        weights = self._predict_weights()
+        if sp.issparse(X):
+            # A chunk of rows at a time: a large sparse X is never densified whole.
+            step = _SPARSE_ROWS_PER_CHUNK
+            parts = [
+                _network.forward(self._spec, weights, X[i : i + step].toarray())
+                for i in range(0, X.shape[0], step)
+            ]
+            outputs = [np.concatenate(chunks) for chunks in zip(*parts)]
+        else:
+            outputs = _network.forward(self._spec, weights, X)
         if not all(np.isfinite(o.sum()) for o in outputs):
             raise ValueError(
                 "The network produced non-finite outputs for this X; its "
@@ -541,4 +591,5 @@ class _AutoHeadBase(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True  # densified: in full for fit, by chunks for predict
         return tags

@@ -83,6 +83,9 @@ def train(key, weights, data, validation, schedule, *, callbacks, score_fn, verb
     set_weights(model, spec, weights)
     model.compile(
         optimizer=key.optimizer.build(schedule.learning_rate),
+        loss_weights=[o.loss_scale for o in spec.outputs]
+        if len(spec.outputs) > 1
+        else spec.outputs[0].loss_scale,
         loss=[keras.losses.get(o.loss) for o in spec.outputs]
         if len(spec.outputs) > 1
         else keras.losses.get(spec.outputs[0].loss),

@@ -159,7 +159,7 @@ class _Trainer:
             target = Y[:, start : start + width]
             if out.sparse_target:
                 target = tf.cast(target[:, 0], tf.int32)
-            total += fn(target, p)
+            total += fn(target, p) * out.loss_scale
             start += width
         return total
 

@@ -227,6 +227,16 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
             return float(np.average(right, weights=sample_weight))
         return accuracy_score(y_true, y_pred, sample_weight=sample_weight)
 
+    def _check_warm_start_target(self, y):
+        if self.head_.target_type in ("binary", "multiclass"):
+            labels = np.unique(y)
+            if not np.array_equal(labels, self.classes_):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as "
+                    f"in the previous call to fit. Previously got {self.classes_}, "
+                    f"`y` has {labels}"
+                )
+
     def _set_fitted(self, head, spec, encoder, y, result, append):
         super()._set_fitted(head, spec, encoder, y, result, append)
         self.classes_ = encoder.classes_

@@ -216,6 +216,16 @@ class OutputHead:
         return self.loss == "sparse_categorical_crossentropy"
 
     @property
+    def loss_scale(self):
+        """Factor that turns Keras's per-sample loss into the joint likelihood.
+
+        Keras averages binary cross-entropy over the labels of a multilabel
+        row; the negative log-likelihood of the row (what scikit-learn's MLP
+        minimises) is their sum.
+        """
+        return float(self.units) if self.activation == "sigmoid" else 1.0
+
+    @property
     def target_width(self):
         """How many columns of the encoded target this output trains on."""
         return 1 if self.sparse_target else self.units
