@@ -32,6 +32,17 @@ _SPARSE_ROWS_PER_CHUNK = 4096
 _PICKLE_FORMAT = 1
 
 
+def _check_rank(X):
+    """A clear error for inputs of rank > 2, which a dense network cannot read."""
+    ndim = getattr(X, "ndim", None)
+    if ndim is not None and ndim > 2:
+        raise ValueError(
+            f"Found array with dim {ndim} (shape {X.shape}), but this network reads "
+            "a 2-D table (n_samples, n_features). Flatten each sample with "
+            "X.reshape(len(X), -1)."
+        )
+
+
 class _AutoHeadBase(BaseEstimator):
     """Shared machinery; use AutoHeadClassifier or AutoHeadRegressor."""
 
@@ -85,8 +96,11 @@ class _AutoHeadBase(BaseEstimator):
 
     # -- parameters ------------------------------------------------------------
     def _hidden_sizes(self):
-        sizes = np.atleast_1d(self.hidden_layer_sizes)
-        if sizes.ndim != 1 or sizes.size == 0 or not np.all(sizes >= 1):
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, Integral) else list(np.ravel(sizes))
+        if not sizes or not all(
+            isinstance(s, Integral) and not isinstance(s, bool) and s >= 1 for s in sizes
+        ):
             raise ValueError(
                 "hidden_layer_sizes must be a positive int or a sequence of "
                 f"positive ints, got {self.hidden_layer_sizes!r}."
@@ -154,6 +168,7 @@ class _AutoHeadBase(BaseEstimator):
         return self._fit(X, y, sample_weight, validation=(X_val, y_val, sample_weight_val))
 
     def _validate_fit_data(self, X, y, sample_weight, reset):
+        _check_rank(X)
         X, y = validate_data(
             self,
             X,
@@ -383,10 +398,11 @@ class _AutoHeadBase(BaseEstimator):
                                                "val_loss": val_losses})  # fmt: skip
             if result.stopped:
                 break
-        if result.diverged:
+        diverged = result.diverged or not all(np.isfinite(w).all() for w in weights)
+        if diverged:
             message = (
                 f"Training diverged at epoch {first_epoch + done}: the loss became "
-                f"{curve[-1]}. Lower learning_rate_init (now "
+                f"{curve[-1]} (or the weights non-finite). Lower learning_rate_init (now "
                 f"{self.learning_rate_init}), scale X (e.g. StandardScaler) or "
                 "raise alpha."
             )
@@ -524,6 +540,7 @@ class _AutoHeadBase(BaseEstimator):
             and np.isfinite(X.sum())
         ):
             return X
+        _check_rank(X)
         return validate_data(self, X, reset=False, accept_sparse="csr", dtype=_FLOAT_DTYPES)
 
     @property

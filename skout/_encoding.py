@@ -77,9 +77,17 @@ class TargetEncoder:
             self.classes_ = None
             y2 = y.reshape(len(y), -1).astype(np.float64)
             if standardize:
-                self.mean_ = y2.mean(axis=0)
-                std = y2.std(axis=0)
+                # Scale by max |y| first, so huge targets do not overflow.
+                peak = np.max(np.abs(y2), axis=0)
+                peak = np.where(peak > 0, peak, 1.0)
+                self.mean_ = (y2 / peak).mean(axis=0) * peak
+                std = (y2 / peak).std(axis=0) * peak
                 self.scale_ = np.where(std > 0, std, 1.0)
+                if not (np.all(np.isfinite(self.mean_)) and np.all(np.isfinite(self.scale_))):
+                    raise ValueError(
+                        "y is too large to standardise in float64; rescale it "
+                        "(e.g. divide by a constant) before fitting."
+                    )
             else:
                 self.mean_ = np.zeros(y2.shape[1])
                 self.scale_ = np.ones(y2.shape[1])
@@ -153,7 +161,14 @@ class TargetEncoder:
         """Predictions in the format ``fit`` was given."""
         kind = self.head.target_type
         if self.classes_ is None:
-            values = np.asarray(outputs[0], dtype=np.float64) * self.scale_ + self.mean_
+            with np.errstate(over="ignore", invalid="ignore"):
+                values = np.asarray(outputs[0], dtype=np.float64) * self.scale_ + self.mean_
+            if not np.isfinite(values.sum()):
+                raise ValueError(
+                    "The network produced non-finite predictions for this X (they "
+                    "overflow float64): its values are far outside those seen in "
+                    "fit. Scale X as at fit time."
+                )
             return values.ravel() if self.ndim_ == 1 else values
         proba = self.proba(outputs)
         if kind == "multilabel-indicator":

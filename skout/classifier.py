@@ -9,6 +9,12 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+)
 
 from ._base import _AutoHeadBase
 from .heads import choose_head
@@ -350,9 +356,21 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         -------
         score : float
         """
-        if getattr(self, "target_type_", None) != "multiclass-multioutput":
-            return super().score(X, y, sample_weight=sample_weight)
-        right = np.all(self.predict(X) == np.asarray(y), axis=1)
+        check_is_fitted(self)
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+        check_consistent_length(X, y, sample_weight)
+        if self.target_type_ != "multiclass-multioutput":
+            try:
+                return super().score(X, y, sample_weight=sample_weight)
+            except TypeError as exc:  # np.unique on mixed label types
+                raise ValueError(f"Cannot compare y with the predictions: {exc}") from exc
+        if y.ndim != 2 or y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {1 if y.ndim == 1 else y.shape[1]} column(s) but the model "
+                f"predicts {self.n_outputs_}."
+            )
+        sample_weight = _check_sample_weight(sample_weight, y)
+        right = np.all(self.predict(X) == y, axis=1)
         return float(np.average(right, weights=sample_weight))
 
     def __sklearn_tags__(self):

@@ -367,6 +367,13 @@ def _target_kind(y, estimator):
             f"Cannot read the target as class labels: {exc}. Give one label "
             "type per column (all strings or all numbers)."
         ) from exc
+    if kind == "unknown" and y.dtype == object:
+        if len({type(v) for v in np.ravel(y)}) > 1:
+            raise ValueError(
+                "Cannot read the target as class labels: it mixes label types "
+                f"({sorted({type(v).__name__ for v in np.ravel(y)})}). Give one "
+                "label type per column (all strings or all numbers)."
+            )
     if kind in ("continuous", "continuous-multioutput"):
         raise ValueError(
             f"Unknown label type: {kind!r}. AutoHeadClassifier needs class "

@@ -1,0 +1,593 @@
+"""Reliability: bad input, divergence, concurrency, persistence and memory.
+
+The bad-input catalogue is one table, ``BAD_INPUT``; docs/bad_input.md is the
+same table for users and must be kept in step with it.
+"""
+
+from __future__ import annotations
+
+import gc
+import pickle
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple
+
+import joblib
+import numpy as np
+import pandas as pd
+import psutil
+import pytest
+import scipy.sparse as sp
+
+import skout
+from skout import AutoHeadClassifier, AutoHeadRegressor
+
+TINY = dict(hidden_layer_sizes=(4,), max_iter=5, random_state=0)
+ESTIMATORS = {"clf": AutoHeadClassifier, "reg": AutoHeadRegressor}
+
+_rng = np.random.RandomState(0)
+X = _rng.randn(40, 3)
+Y_CLF = np.where(X[:, 0] > 0, "yes", "no")
+Y_REG = X @ np.array([1.5, -2.0, 0.5]) + 3.0
+Y_MMO = np.column_stack([(X[:, 0] > 0).astype(int), np.digitize(X[:, 1], [-0.5, 0.5])])
+FRAME = pd.DataFrame(X, columns=["a", "b", "c"])
+#: What each estimator is trained on before a predict / score case runs.
+TRAINING = {
+    "clf": (X, Y_CLF),
+    "reg": (X, Y_REG),
+    "mmo": (X, Y_MMO),
+    "clf-frame": (FRAME, Y_CLF),
+}
+
+
+def _with(a, i, value, dtype=float):
+    a = np.array(a, dtype=dtype)
+    a.flat[i] = value
+    return a
+
+
+_FITTED: dict = {}
+
+
+def _fitted(trained_on):
+    """A tiny estimator trained on TRAINING[trained_on], fitted once."""
+    if trained_on not in _FITTED:
+        Est = AutoHeadRegressor if trained_on == "reg" else AutoHeadClassifier
+        _FITTED[trained_on] = Est(**TINY).fit(*TRAINING[trained_on])
+    return _FITTED[trained_on]
+
+
+# -- checks for the inputs that are accepted ---------------------------------
+def _same_as_float_fit(est):
+    """Fitted on a converted X: identical to the fit on the float array."""
+    reference = _fitted("clf")
+    np.testing.assert_array_equal(est.predict_proba(X), reference.predict_proba(X))
+
+
+def _regressor_predicts_finite(est):
+    pred = est.predict(X)
+    assert pred.shape == (len(X),)
+    assert np.all(np.isfinite(pred))
+
+
+def _score_counts_unseen_labels_wrong(y_true):
+    def check(score):
+        expected = np.mean(_fitted("clf").predict(X) == y_true)
+        assert 0.0 <= score <= 1.0
+        assert score == pytest.approx(expected)
+
+    return check
+
+
+def _score_is(value):
+    def check(score):
+        assert score == value
+
+    return check
+
+
+def _same_predictions_as(X_reference, trained_on):
+    def check(pred):
+        np.testing.assert_array_equal(pred, _fitted(trained_on).predict(X_reference))
+
+    return check
+
+
+class Case(NamedTuple):
+    """One bad (or odd) input and what skout does with it."""
+
+    est: str  # "clf" or "reg"
+    where: str  # "fit", "predict", "predict_proba" or "score"
+    X: Any
+    y: Any = None
+    raises: type | None = ValueError  # None: the call succeeds
+    match: str = ""  # regex on the error message, or on the warning when it succeeds
+    params: dict = {}  # hyperparameters on top of TINY
+    fit_kw: dict = {}  # e.g. sample_weight
+    trained_on: str | None = None  # TRAINING key for predict/score; default est
+    check: Callable | None = None  # for accepted inputs: check(result)
+
+
+def _sparse_case(est, where, X_sparse, y=None, check=None):
+    """Accepted (same result as dense) if the estimator's tags say so, else refused."""
+    if ESTIMATORS[est]().__sklearn_tags__().input_tags.sparse:
+        return Case(est, where, X_sparse, y, raises=None, check=check)
+    return Case(est, where, X_sparse, y, raises=TypeError, match="dense data is required.*toarray")
+
+
+_UNSEEN = np.where(np.arange(40) % 2 == 0, "maybe", Y_CLF)
+_MIXED = "Cannot read the target as class labels.*one label type"
+_NAN_COLUMN = FRAME.assign(b=FRAME["b"].where(FRAME["b"] < 1.0))
+
+# fmt: off
+BAD_INPUT = {
+    # -- NaN / inf -------------------------------------------------------------
+    "X-nan-predict_proba": Case("clf", "predict_proba", _with(X, 7, np.nan),
+                                match="Input X contains NaN"),
+    "X-neg-inf-score": Case("reg", "score", _with(X, 3, -np.inf), Y_REG,
+                            match="Input X contains infinity"),
+    "X-nan-in-dataframe-fit": Case("clf", "fit", _NAN_COLUMN, Y_CLF,
+                                   match="Input X contains NaN"),
+    "X-None-in-object-array-fit": Case("clf", "fit", _with(X, 0, None, object), Y_CLF,
+                                       match="Input X contains NaN"),
+    "y-inf-fit": Case("reg", "fit", X, _with(Y_REG, 4, np.inf),
+                      match="Input y contains infinity"),
+    "y-nan-label-fit": Case("clf", "fit", X, _with(Y_CLF, 4, np.nan, object),
+                            match="Input contains NaN"),
+    "y-nan-score": Case("clf", "score", X, _with(Y_CLF, 2, np.nan, object), match="NaN"),
+    "y-nan-score-multioutput": Case("clf", "score", X, _with(Y_MMO, 2, np.nan),
+                                    trained_on="mmo", match="NaN"),
+    "sample_weight-nan-fit": Case("clf", "fit", X, Y_CLF,
+                                  fit_kw={"sample_weight": _with(np.ones(40), 1, np.nan)},
+                                  match="Input sample_weight contains NaN"),
+    "sample_weight-inf-fit": Case("reg", "fit", X, Y_REG,
+                                  fit_kw={"sample_weight": _with(np.ones(40), 1, np.inf)},
+                                  match="Input sample_weight contains infinity"),
+    "sample_weight-all-zero-fit": Case("reg", "fit", X, Y_REG,
+                                       fit_kw={"sample_weight": np.zeros(40)},
+                                       match="(?i)at least one non-zero"),
+    # -- what X holds ------------------------------------------------------------
+    "X-object-array-of-numbers-fit": Case("clf", "fit", X.astype(object), Y_CLF, raises=None,
+                                          check=_same_as_float_fit),
+    "X-numeric-strings-fit": Case("clf", "fit", X.astype(str), Y_CLF, raises=None,
+                                  check=_same_as_float_fit),
+    "X-list-of-lists-predict": Case("clf", "predict", X.tolist(), raises=None,
+                                    check=_same_predictions_as(X, "clf")),
+    "X-strings-fit": Case("clf", "fit", np.array([["red", "s", "x"]] * 40), Y_CLF,
+                          match="could not convert string to float"),
+    "X-string-column-in-dataframe-fit": Case("clf", "fit", FRAME.assign(c="red"), Y_CLF,
+                                             match="could not convert string to float"),
+    "X-strings-predict": Case("reg", "predict", np.array([["1.0", "red", "2.0"]]),
+                              match="could not convert string to float"),
+    "X-complex-fit": Case("reg", "fit", X.astype(complex), Y_REG,
+                          match="Complex data not supported"),
+    # -- what y holds ------------------------------------------------------------
+    "y-mixed-str-float-fit": Case("clf", "fit", X, _with(Y_CLF, 5, 1.5, object), match=_MIXED),
+    "y-mixed-float-first-fit": Case("clf", "fit", X, _with(Y_CLF, 0, 1.5, object), match=_MIXED),
+    "y-mixed-str-None-fit": Case("clf", "fit", X, _with(Y_CLF, 5, None, object), match=_MIXED),
+    "y-mixed-str-bool-fit": Case("clf", "fit", X, _with(Y_CLF, 5, True, object), match=_MIXED),
+    "y-mixed-regressor-fit": Case("reg", "fit", X, _with(Y_REG, 0, "high", object),
+                                  match="could not convert string to float"),
+    # -- dimensions ----------------------------------------------------------------
+    "X-3d-fit": Case("clf", "fit", X.reshape(40, 3, 1), Y_CLF, match="(?i)dim 3.*reshape"),
+    "X-3d-predict": Case("reg", "predict", X.reshape(40, 3, 1),
+                         match="(?i)dim 3.*reshape"),
+    "X-1d-fit": Case("reg", "fit", X[:, 0], Y_REG,
+                     match="Expected 2D array, got 1D array(?s:.*)reshape"),
+    "X-1d-row-predict": Case("clf", "predict", X[0],
+                             match="Expected 2D array, got 1D array(?s:.*)reshape"),
+    "X-scalar-predict": Case("clf", "predict", 5.0,
+                             match="Expected 2D array, got scalar array(?s:.*)reshape"),
+    # -- lengths ---------------------------------------------------------------------
+    "sample_weight-length-fit": Case("reg", "fit", X, Y_REG, fit_kw={"sample_weight": np.ones(39)},
+                                     match=r"sample_weight.shape == \(39,\), expected \(40,\)"),
+    "y-length-score": Case("clf", "score", X, Y_CLF[:-1],
+                           match="inconsistent numbers of samples"),
+    "y-length-score-multioutput": Case("clf", "score", X, Y_MMO[:-1], trained_on="mmo",
+                                       match="inconsistent numbers of samples"),
+    "y-columns-score-multioutput": Case("clf", "score", X, Y_MMO[:, :1], trained_on="mmo",
+                                        match="(?i)column|output"),
+    "sample_weight-length-score-multioutput": Case("clf", "score", X, Y_MMO, trained_on="mmo",
+                                                   fit_kw={"sample_weight": np.ones(3)},
+                                                   match="(?i)sample_weight|inconsistent"),
+    # -- empty and tiny data -----------------------------------------------------------
+    "X-no-rows-predict": Case("clf", "predict", X[:0], match=r"0 sample\(s\)"),
+    "X-no-columns-fit": Case("reg", "fit", X[:, :0], Y_REG, match=r"0 feature\(s\)"),
+    "single-row-classifier-fit": Case("clf", "fit", X[:1], Y_CLF[:1], match="only one class"),
+    "single-row-regressor-fit": Case("reg", "fit", X[:1], Y_REG[:1], raises=None,
+                                     check=_regressor_predicts_finite),
+    "single-row-early-stopping-fit": Case("reg", "fit", X[:1], Y_REG[:1],
+                                          params={"early_stopping": True},
+                                          match="n_samples=1.*train set will be empty"),
+    "one-class-column-vector-fit": Case("clf", "fit", X, np.full((40, 1), "only"),
+                                        match="only one class"),
+    "one-class-in-one-output-fit": Case("clf", "fit", X, np.column_stack([Y_MMO[:, 0],
+                                                                          np.full(40, 3)]),
+                                        match="column 1 of y has only one class"),
+    # -- labels never seen in fit ----------------------------------------------------------
+    "unseen-labels-score": Case("clf", "score", X, np.full(40, "maybe"), raises=None,
+                                check=_score_is(0.0)),
+    "some-unseen-labels-score": Case("clf", "score", X, _UNSEEN, raises=None,
+                                     check=_score_counts_unseen_labels_wrong(_UNSEEN)),
+    "unseen-labels-score-multioutput": Case("clf", "score", X, Y_MMO + 7, trained_on="mmo",
+                                            raises=None, check=_score_is(0.0)),
+    # -- sparse ------------------------------------------------------------------------------
+    "sparse-X-fit": _sparse_case("clf", "fit", sp.csr_matrix(X), Y_CLF,
+                                 check=_same_as_float_fit),
+    "sparse-X-predict": _sparse_case("reg", "predict", sp.csr_array(X),
+                                     check=_same_predictions_as(X, "reg")),
+    # -- pandas ------------------------------------------------------------------------------
+    "dataframe-reordered-columns-predict": Case(
+        "clf", "predict", FRAME[["c", "a", "b"]], trained_on="clf-frame",
+        match="Feature names must be in the same order"),
+    "dataframe-renamed-column-predict": Case(
+        "clf", "predict", FRAME.rename(columns={"b": "B"}), trained_on="clf-frame",
+        match="Feature names unseen at fit time:\n- B"),
+    "dataframe-extra-column-predict": Case(
+        "clf", "predict", FRAME.assign(d=1.0), trained_on="clf-frame",
+        match="Feature names unseen at fit time:\n- d"),
+    "ndarray-for-dataframe-model-predict": Case(
+        "clf", "predict", X, trained_on="clf-frame", raises=None,
+        match="X does not have valid feature names",
+        check=_same_predictions_as(FRAME, "clf-frame")),
+    # -- hyperparameters ----------------------------------------------------------------------
+    "alpha-string": Case("clf", "fit", X, Y_CLF, params={"alpha": "big"},
+                         match="'alpha' parameter"),
+    "alpha-nan": Case("reg", "fit", X, Y_REG, params={"alpha": float("nan")},
+                      match="'alpha' parameter"),
+    "batch_size-zero": Case("reg", "fit", X, Y_REG, params={"batch_size": 0},
+                            match="'batch_size' parameter"),
+    "hidden_layer_sizes-empty-list": Case("clf", "fit", X, Y_CLF,
+                                          params={"hidden_layer_sizes": []},
+                                          match="hidden_layer_sizes"),
+    "hidden_layer_sizes-float": Case("clf", "fit", X, Y_CLF,
+                                     params={"hidden_layer_sizes": (4.5,)},
+                                     match="hidden_layer_sizes"),
+    "hidden_layer_sizes-string": Case("reg", "fit", X, Y_REG,
+                                      params={"hidden_layer_sizes": ("4",)},
+                                      match="hidden_layer_sizes"),
+    "validation_fraction-above-1": Case("clf", "fit", X, Y_CLF,
+                                        params={"validation_fraction": 1.5},
+                                        match="'validation_fraction' parameter"),
+    "learning_rate_init-inf": Case("reg", "fit", X, Y_REG,
+                                   params={"learning_rate_init": float("inf")},
+                                   match="'learning_rate_init' parameter"),
+    "max_iter-float": Case("clf", "fit", X, Y_CLF, params={"max_iter": 2.5},
+                           match="'max_iter' parameter"),
+}
+# fmt: on
+
+
+def _call(case):
+    est = ESTIMATORS[case.est](**{**TINY, **case.params})
+    if case.where == "fit":
+        return est.fit(case.X, case.y, **case.fit_kw)
+    est = _fitted(case.trained_on or case.est)
+    if case.where == "score":
+        return est.score(case.X, case.y, **case.fit_kw)
+    return getattr(est, case.where)(case.X)
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUT.values()), ids=list(BAD_INPUT))
+def test_bad_input(case):
+    if case.raises is None:
+        if case.match:
+            with pytest.warns(UserWarning, match=case.match):
+                result = _call(case)
+        else:
+            result = _call(case)
+        case.check(result)
+        return
+    with pytest.raises(case.raises, match=case.match):
+        _call(case)
+
+
+def test_catalogue_document_lists_every_case():
+    """docs/bad_input.md is written from BAD_INPUT: same ids, same count."""
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[1] / "docs" / "bad_input.md").read_text()
+    ids = re.findall(r"^\| `([^`]+)` \|", doc, flags=re.M)
+    assert sorted(ids) == sorted(BAD_INPUT)
+    assert f"{len(BAD_INPUT)} cases" in doc
+
+
+@pytest.mark.parametrize("Est, y", [(AutoHeadClassifier, Y_CLF), (AutoHeadRegressor, Y_REG)])
+def test_sparse_input_is_handled_as_the_tags_say(Est, y):
+    accepts_sparse = Est().__sklearn_tags__().input_tags.sparse
+    if accepts_sparse:
+        est = Est(**TINY).fit(sp.csr_matrix(X), y)
+        np.testing.assert_array_equal(est.predict(sp.csr_matrix(X)), est.predict(X))
+    else:
+        with pytest.raises((TypeError, ValueError), match="dense"):
+            Est(**TINY).fit(sp.csr_matrix(X), y)
+
+
+# -- divergence and overflow -----------------------------------------------------
+@pytest.mark.parametrize(
+    "solver, learning_rate",
+    [("sgd", 10.0), ("sgd", 1e4), ("adam", 1e4), ("adam", 1e8)],
+)
+@pytest.mark.parametrize("standardize", [True, False])
+def test_huge_learning_rate_is_a_divergence_error_or_a_finite_model(
+    solver, learning_rate, standardize
+):
+    """Whatever the epoch training blows up in: a clear error, or a usable model."""
+    for max_iter in range(1, 7):
+        reg = AutoHeadRegressor(
+            hidden_layer_sizes=(4,),
+            solver=solver,
+            learning_rate_init=learning_rate,
+            max_iter=max_iter,
+            standardize_target=standardize,
+            random_state=0,
+        )
+        try:
+            reg.fit(X, Y_REG)
+        except ValueError as exc:
+            assert "diverged" in str(exc)
+            assert "learning_rate_init" in str(exc)  # says what to change
+            continue
+        assert np.all(np.isfinite(reg.loss_curve_)), f"max_iter={max_iter}"
+        pred = reg.predict(X)  # a fit that returned must give finite predictions
+        assert np.all(np.isfinite(pred)), f"max_iter={max_iter}: non-finite predictions"
+
+
+OVERFLOW_MODELS = {
+    "binary-sigmoid": (AutoHeadClassifier, {}, Y_CLF),
+    "binary-softmax": (AutoHeadClassifier, {"binary_head": "softmax"}, Y_CLF),
+    "multiclass-identity": (AutoHeadClassifier, {"activation": "identity"}, Y_MMO[:, 1]),
+    "multilabel": (AutoHeadClassifier, {}, (X > 0).astype(int)),
+    "multioutput": (AutoHeadClassifier, {}, Y_MMO),
+    "regressor": (AutoHeadRegressor, {}, Y_REG * 1e4),
+    "regressor-tanh": (AutoHeadRegressor, {"activation": "tanh"}, Y_REG),
+}
+
+
+@pytest.fixture(scope="module")
+def overflow_models():
+    return {
+        name: Est(**{**TINY, **params}).fit(X, y)
+        for name, (Est, params, y) in OVERFLOW_MODELS.items()
+    }
+
+
+# NumPy's overflow RuntimeWarnings on the way are expected; the result is checked.
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("name", list(OVERFLOW_MODELS))
+@pytest.mark.parametrize("magnitude", [1e150, 1e305, np.finfo(np.float64).max])
+def test_overflowing_inputs_give_a_clear_error_or_valid_outputs(overflow_models, name, magnitude):
+    est = overflow_models[name]
+    signs = np.array([[1, 1, 1], [1, -1, 1], [-1, 1, -1], [-1, -1, -1]])
+    X_huge = signs * magnitude
+    is_classifier = hasattr(est, "predict_proba")
+    try:
+        out = est.predict_proba(X_huge) if is_classifier else est.predict(X_huge)
+    except ValueError as exc:
+        assert "non-finite" in str(exc)
+        return
+    for p in out if isinstance(out, list) else [out]:
+        assert np.all(np.isfinite(p)), f"{name} at {magnitude:g}: {p}"
+        if is_classifier:
+            assert np.all((p >= 0) & (p <= 1))
+
+
+@pytest.mark.parametrize("magnitude", [1e160, 1e250])
+def test_regressor_on_a_huge_scale_target_predicts_finite_values_or_refuses(magnitude):
+    """float64 holds these targets; their variance (|y|**2) overflows it."""
+    reg = AutoHeadRegressor(**TINY)
+    try:
+        reg.fit(X, Y_REG * magnitude)
+    except ValueError as exc:
+        assert re.search("(?i)scale|large|overflow", str(exc))
+        return
+    pred = reg.predict(X)
+    assert np.all(np.isfinite(pred)), f"scale_={reg._encoder.scale_}, predictions {pred[:3]}"
+
+
+# -- concurrency -----------------------------------------------------------------
+def _outputs(est, rows):
+    out = est.predict_proba(rows) if hasattr(est, "predict_proba") else est.predict(rows)
+    return out if isinstance(out, list) else [out]
+
+
+@pytest.mark.parametrize("trained_on", ["clf", "mmo", "reg"])
+@pytest.mark.parametrize("touch_model", [False, True])
+def test_predict_from_four_threads_equals_serial(trained_on, touch_model):
+    Est = AutoHeadRegressor if trained_on == "reg" else AutoHeadClassifier
+    est = Est(**TINY).fit(*TRAINING[trained_on])
+    rows = np.random.RandomState(1).randn(400, 3)
+    subsets = [np.arange(i, 400, 4) for i in range(4)]  # a different subset per thread
+    serial = [_outputs(est, rows[s]) for s in subsets]
+    barrier = threading.Barrier(4)
+
+    def work(i):
+        barrier.wait()
+        results = []
+        for repeat in range(25):
+            if touch_model and i == 0 and repeat == 10:
+                est.model_  # noqa: B018  -- built while the others predict
+            results.append(_outputs(est, rows[subsets[i]]))
+        return results
+
+    with ThreadPoolExecutor(4) as pool:
+        per_thread = list(pool.map(work, range(4)))
+    for i, results in enumerate(per_thread):
+        for result in results:
+            for got, expected in zip(result, serial[i], strict=True):
+                np.testing.assert_array_equal(got, expected)
+
+
+# Fits unique to this test (5 features), so both threads compile a trainer at
+# the same time and then share the pool.
+_X5 = np.random.RandomState(2).randn(60, 5)
+_FIT_JOBS = [
+    (AutoHeadClassifier, dict(hidden_layer_sizes=(4,), max_iter=15, random_state=0),
+     np.where(_X5[:, 0] > 0, "yes", "no")),
+    (AutoHeadClassifier, dict(hidden_layer_sizes=(4,), max_iter=15, random_state=1),
+     np.where(_X5[:, 1] > 0, "no", "yes")),
+]  # fmt: skip
+
+
+def _proba(est):
+    return est.predict_proba(_X5)
+
+
+def test_two_fits_in_two_threads_equal_serial_fits():
+    serial = [_proba(Est(**p).fit(_X5, y)) for Est, p, y in _FIT_JOBS]
+    barrier = threading.Barrier(2)
+
+    def fit(job):
+        Est, params, y = job
+        barrier.wait()  # both fits start together
+        return _proba(Est(**params).fit(_X5, y))
+
+    for _ in range(3):
+        with ThreadPoolExecutor(2) as pool:
+            threaded = list(pool.map(fit, _FIT_JOBS))
+        for got, expected in zip(threaded, serial, strict=True):
+            np.testing.assert_array_equal(got, expected)
+    # the two jobs differ, so a mix-up between threads would show
+    assert not np.array_equal(serial[0], serial[1])
+
+
+def test_two_fits_in_two_processes_equal_serial_fits():
+    serial = [Est(**p).fit(_X5, y) for Est, p, y in _FIT_JOBS]
+    fitted = joblib.Parallel(n_jobs=2, backend="loky")(
+        joblib.delayed(Est(**p).fit)(_X5, y) for Est, p, y in _FIT_JOBS
+    )
+    for got, expected in zip(fitted, serial, strict=True):
+        np.testing.assert_array_equal(_proba(got), _proba(expected))
+        np.testing.assert_array_equal(got.loss_curve_, expected.loss_curve_)
+
+
+# -- persistence -------------------------------------------------------------------
+PERSISTED = {
+    "multiclass": (AutoHeadClassifier, Y_MMO[:, 1]),
+    "multioutput": (AutoHeadClassifier, Y_MMO),
+    "regressor-2d": (AutoHeadRegressor, np.column_stack([Y_REG, -Y_REG])),
+}
+
+_RELOAD = """
+import pickle, sys
+import joblib, numpy as np
+sys.modules["keras"] = sys.modules["tensorflow"] = None  # importing them now fails
+folder = sys.argv[1]
+X = np.load(folder + "/X.npy")
+for name in sys.argv[2:]:
+    for how in ("pickle", "joblib"):
+        if how == "pickle":
+            with open(f"{folder}/{name}.pkl", "rb") as f:
+                est = pickle.load(f)
+        else:
+            est = joblib.load(f"{folder}/{name}.joblib")
+        np.save(f"{folder}/{name}-{how}-predict.npy", est.predict(X))
+        if hasattr(est, "predict_proba"):
+            proba = est.predict_proba(X)
+            proba = proba if isinstance(proba, list) else [proba]
+            for j, p in enumerate(proba):
+                np.save(f"{folder}/{name}-{how}-proba{j}.npy", p)
+"""
+
+
+def test_pickle_and_joblib_files_reload_in_a_fresh_process_without_keras(tmp_path):
+    np.save(tmp_path / "X.npy", X)
+    expected = {}
+    for name, (Est, y) in PERSISTED.items():
+        est = Est(**TINY).fit(X, y)
+        est.model_  # noqa: B018  -- a built Keras model must not go into the file
+        with open(tmp_path / f"{name}.pkl", "wb") as f:
+            pickle.dump(est, f)
+        joblib.dump(est, tmp_path / f"{name}.joblib")
+        proba = est.predict_proba(X) if hasattr(est, "predict_proba") else []
+        expected[name] = (est.predict(X), proba if isinstance(proba, list) else [proba])
+    subprocess.run(
+        [sys.executable, "-c", _RELOAD, str(tmp_path), *PERSISTED],
+        check=True,
+        timeout=120,
+    )
+    for name, (pred, probas) in expected.items():
+        for how in ("pickle", "joblib"):
+            got = np.load(tmp_path / f"{name}-{how}-predict.npy", allow_pickle=True)
+            np.testing.assert_array_equal(got, pred)
+            assert got.dtype == pred.dtype
+            for j, p in enumerate(probas):
+                np.testing.assert_array_equal(np.load(tmp_path / f"{name}-{how}-proba{j}.npy"), p)
+
+
+def test_pickle_stays_small_and_keras_free_after_model_is_built():
+    est = AutoHeadClassifier(**TINY).fit(X, Y_CLF)
+    before = pickle.dumps(est)
+    est.model_  # noqa: B018
+    after = pickle.dumps(est)
+    assert len(after) <= len(before) + 64, (len(before), len(after))
+    assert b"keras" not in after and b"tensorflow" not in after
+
+
+class _SavedState:
+    """Pickles as the estimator would, with a state dict we choose."""
+
+    def __init__(self, cls, state):
+        self.cls, self.state = cls, state
+
+    def __reduce__(self):
+        return object.__new__, (self.cls,), self.state
+
+
+def _tampered_pickle(est, **changes):
+    state = pickle.loads(pickle.dumps(est)).__getstate__()
+    for key, value in changes.items():
+        if value is None:
+            state.pop(key, None)
+        else:
+            state[key] = value
+    return pickle.dumps(_SavedState(type(est), state))
+
+
+@pytest.mark.parametrize(
+    "changes, names",
+    [
+        ({"_skout_format": 99, "_skout_version": "9.9.0"}, ["9.9.0", skout.__version__]),
+        ({"_skout_format": "1"}, [skout.__version__]),
+        ({"_skout_format": None, "_skout_version": None}, ["unknown", skout.__version__]),
+    ],
+    ids=["future-format", "format-as-string", "untagged"],
+)
+def test_pickle_in_an_unknown_format_is_refused_naming_the_versions(changes, names):
+    est = _fitted("clf")
+    np.testing.assert_array_equal(  # an untampered state dict loads fine
+        pickle.loads(_tampered_pickle(est)).predict_proba(X), est.predict_proba(X)
+    )
+    with pytest.raises(ValueError, match="format") as info:
+        pickle.loads(_tampered_pickle(est, **changes))
+    for name in names:
+        assert name in str(info.value)
+
+
+# -- memory ------------------------------------------------------------------------
+def test_memory_stays_flat_over_many_fits():
+    architectures = [(4,), (3,), (4, 2)]
+    y = Y_MMO[:, 1]
+
+    def fit(sizes):
+        est = AutoHeadClassifier(hidden_layer_sizes=sizes, max_iter=3, random_state=0)
+        est.fit(X, y).predict_proba(X)
+
+    for sizes in architectures * 3:  # warm-up: compile each architecture
+        fit(sizes)
+    gc.collect()
+    process = psutil.Process()
+    start = process.memory_info().rss
+    n_fits = 0
+    for i in range(150):
+        fit(architectures[0] if i < 75 else architectures[i % 3])
+        n_fits += 1
+    gc.collect()
+    growth_mib = (process.memory_info().rss - start) / 2**20
+    print(f"\nRSS growth over {n_fits} fits: {growth_mib:.1f} MiB")
+    assert n_fits == 150
+    assert growth_mib < 150, f"RSS grew by {growth_mib:.1f} MiB over {n_fits} fits"
