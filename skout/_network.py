@@ -38,7 +38,7 @@ def _sigmoid(z):
 
 
 def _softmax(z):
-    z = z - z.max(axis=1, keepdims=True)
+    z -= z.max(axis=1, keepdims=True)
     np.exp(z, out=z)
     z /= z.sum(axis=1, keepdims=True)
     return z
@@ -107,17 +107,26 @@ def init_weights(spec, rng):
 
 
 def forward(spec, weights, X):
-    """Run the network in NumPy (float64); one array per output head."""
+    """Run the network in NumPy (float64); one array per output head.
+
+    Each layer allocates one array: the bias is added and the activation
+    applied in place, as scikit-learn's MLP does.
+    """
     h = np.asarray(X, dtype=np.float64)
     n_hidden = len(spec.hidden_layer_sizes)
     act = _NUMPY_ACTIVATIONS[spec.activation]
+
+    def dense(h, k):
+        z = h @ weights[k]
+        z += weights[k + 1]
+        return z
+
     for i in range(n_hidden):
-        h = act(h @ weights[2 * i] + weights[2 * i + 1])
-    outputs = []
-    for j, out in enumerate(spec.outputs):
-        k = 2 * (n_hidden + j)
-        outputs.append(_NUMPY_ACTIVATIONS[out.activation](h @ weights[k] + weights[k + 1]))
-    return outputs
+        h = act(dense(h, 2 * i))
+    return [
+        _NUMPY_ACTIVATIONS[out.activation](dense(h, 2 * (n_hidden + j)))
+        for j, out in enumerate(spec.outputs)
+    ]
 
 
 def import_keras():

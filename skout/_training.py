@@ -33,6 +33,22 @@ _MAX_IDLE_TRAINERS = 16
 _EPS = 1e-12
 
 
+class _OwnKey:
+    """Wrap a function so that TensorFlow counts its traces on their own.
+
+    TensorFlow keys its "frequent retracing" warning by a function's code,
+    which every trainer's compiled loop shares; each trainer traces once, so a
+    grid over architectures would warn although nothing retraces. An object
+    has no code of its own and is its own key.
+    """
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+
 @dataclass(frozen=True)
 class OptimizerSpec:
     """The optimizer's constants: everything but the learning rate."""
@@ -243,7 +259,6 @@ class _Trainer:
         def set_learning_rate(value):
             return self.optimizer.learning_rate.assign(value)
 
-        @tf.function(input_signature=signature, autograph=False)
         def run(X, Y, W, Xv, Yv, Wv, n_epochs, first_epoch, batch_size, seed,
                 alpha, tol, patience, lr_init, power_t, seen0,
                 best_loss0, best_score0, count0):  # fmt: skip
@@ -324,7 +339,7 @@ class _Trainer:
             losses, scores, val_losses = (c.stack()[:e] for c in curves)
             return losses, scores, val_losses, e, stop, bad, best_loss, best_score, count
 
-        return run
+        return tf.function(_OwnKey(run), input_signature=signature, autograph=False)
 
     def loss_and_grads(self, weights, X, Y, W, alpha):
         """Full-batch loss (with the L2 term) and its gradient, for L-BFGS."""
