@@ -17,6 +17,7 @@ from sklearn.utils.metaestimators import available_if  # noqa: F401
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _keras_fit, _network, _training
+from ._callbacks import CallbackSupportMixin, EpochHooks
 from ._encoding import TargetEncoder
 from ._version import __version__
 from .heads import LOSS_NAMES, check_loss
@@ -43,7 +44,7 @@ def _check_rank(X):
         )
 
 
-class _AutoHeadBase(BaseEstimator):
+class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
     """Shared machinery; use AutoHeadClassifier or AutoHeadRegressor."""
 
     _parameter_constraints: dict = {
@@ -217,8 +218,18 @@ class _AutoHeadBase(BaseEstimator):
         if extra is not None:
             sample_weight = sample_weight * extra
         data, val = self._validation_split(X, Y, y, sample_weight, encoder, validation, rng)
-        result = self._train(spec, head, encoder, weights, data, val, rng, incremental)
+
+        def snapshot(weights, loss_curve):
+            attributes = self._network_attributes(head, spec, encoder, y, weights)
+            return {**attributes, "loss_curve_": list(loss_curve)}
+
+        hooks = EpochHooks.start(
+            self, X, y, sample_weight, 1 if incremental else self.max_iter, snapshot
+        )
+        result = self._train(spec, head, encoder, weights, data, val, rng, incremental, hooks)
         self._set_fitted(head, spec, encoder, y, result, incremental and fitted)
+        if hooks is not None:
+            hooks.end_fit(result["weights"], self.loss_curve_)
         return self
 
     def _network_spec(self, X, head):
@@ -323,7 +334,7 @@ class _AutoHeadBase(BaseEstimator):
             learning_rate=self.learning_rate if self.solver == "sgd" else "constant",
         )
 
-    def _train(self, spec, head, encoder, weights, data, validation, rng, incremental):
+    def _train(self, spec, head, encoder, weights, data, validation, rng, incremental, hooks):
         key = self._trainer_key(spec, validation)
         if self.solver == "lbfgs":
             weights, curve, n_iter, converged = _training.train_lbfgs(
@@ -339,9 +350,9 @@ class _AutoHeadBase(BaseEstimator):
                 )
             state = _training.StoppingState(best_loss=min(curve, default=np.inf))
             return self._result(weights, curve, [], [], state, None, n_iter, len(data[0]))
-        return self._train_epochs(key, encoder, weights, data, validation, rng, incremental)
+        return self._train_epochs(key, encoder, weights, data, validation, rng, incremental, hooks)
 
-    def _train_epochs(self, key, encoder, weights, data, validation, rng, incremental):
+    def _train_epochs(self, key, encoder, weights, data, validation, rng, incremental, hooks):
         """Mini-batch training: the compiled path, or Keras's fit for callbacks."""
         continuing = incremental and self.__sklearn_is_fitted__()
         state = self._stopping_state if continuing else _training.StoppingState()
@@ -354,9 +365,15 @@ class _AutoHeadBase(BaseEstimator):
         if not incremental and np.isfinite(self.n_iter_no_change):
             patience = int(self.n_iter_no_change)
         val_triple = None if validation is None else validation[:3]
-        # Quiet fits run every epoch in one compiled call; verbose ones one
-        # epoch per call, so each epoch can be reported as it ends.
-        chunk = 1 if self.verbose else max_epochs
+        # Quiet fits run every epoch in one compiled call; verbose ones, and
+        # those with scikit-learn callbacks, one epoch per call, so each epoch
+        # can be reported as it ends.
+        chunk = 1 if self.verbose or hooks is not None else max_epochs
+        if hooks is not None and self.callbacks:
+            raise ValueError(
+                "scikit-learn callbacks (set_callbacks) and Keras callbacks "
+                "(callbacks=...) cannot both report a fit: use one of them."
+            )
         curve, scores, val_losses, best, result = [], [], [], None, None
         started, done = time.perf_counter(), 0
         while done < max_epochs:
@@ -382,6 +399,8 @@ class _AutoHeadBase(BaseEstimator):
                 )  # fmt: skip
                 chunk = max_epochs  # Keras's fit reports each epoch itself
             else:
+                if hooks is not None:
+                    hooks.begin_epoch(weights, curve)
                 result = _training.train(
                     key, weights, data, val_triple, schedule, state, optimizer_state
                 )
@@ -393,6 +412,9 @@ class _AutoHeadBase(BaseEstimator):
             scores += result.validation_scores
             val_losses += result.validation_losses
             done += result.n_iter
+            if hooks is not None and hooks.end_epoch(result.weights, curve):
+                result.stopped = True  # a callback asked to stop
+                break
             if self.verbose and not self.callbacks:
                 self._progress(started)(done, {"loss": curve, "score": scores,
                                                "val_loss": val_losses})  # fmt: skip
@@ -455,12 +477,29 @@ class _AutoHeadBase(BaseEstimator):
 
         return report
 
+    @staticmethod
+    def _network_attributes(head, spec, encoder, y, weights):
+        """The fitted attributes that make an estimator predict with ``weights``."""
+        attributes = {
+            "head_": head,
+            "target_type_": head.target_type,
+            "n_outputs_": 1 if np.ndim(y) == 1 else np.shape(y)[1],
+            "out_activation_": head.activation,
+            "n_layers_": len(spec.hidden_layer_sizes) + 2,
+            "_spec": spec,
+            "_encoder": encoder,
+            "_weights": weights,
+            "_weights64": [w.astype(np.float64) for w in weights],
+        }
+        if encoder.classes_ is not None:
+            attributes["classes_"] = encoder.classes_
+        return attributes
+
     def _set_fitted(self, head, spec, encoder, y, result, append):
-        self.head_ = head
-        self.target_type_ = head.target_type
-        self.n_outputs_ = 1 if np.ndim(y) == 1 else np.shape(y)[1]
-        self.out_activation_ = head.activation
-        self.n_layers_ = len(spec.hidden_layer_sizes) + 2
+        for name, value in self._network_attributes(
+            head, spec, encoder, y, result["weights"]
+        ).items():
+            setattr(self, name, value)
         scores, val_losses = result["validation_scores"], result["validation_losses"]
         if append:  # partial_fit: the curves go on
             self.loss_curve_ = self.loss_curve_ + result["loss_curve"]
@@ -486,10 +525,6 @@ class _AutoHeadBase(BaseEstimator):
             )
         self._stopping_state = state
         self._optimizer_state = result["optimizer_state"]
-        self._spec = spec
-        self._encoder = encoder
-        self._weights = result["weights"]
-        self._weights64 = [w.astype(np.float64) for w in self._weights]
         self.__dict__.pop("_keras_model", None)
 
     # -- the fitted network ------------------------------------------------

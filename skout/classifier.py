@@ -243,10 +243,6 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
                     f"`y` has {labels}"
                 )
 
-    def _set_fitted(self, head, spec, encoder, y, result, append):
-        super()._set_fitted(head, spec, encoder, y, result, append)
-        self.classes_ = encoder.classes_
-
     @available_if(_AutoHeadBase._check_stochastic)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):

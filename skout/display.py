@@ -198,9 +198,18 @@ class TrainingCurvesDisplay:
                 epochs(scores), scores, **{**style, **(score_kwargs or {})}
             )
             score_ax.set_ylabel(self.score_name)
-
-        handles = list(lines.values())
-        ax.legend(handles, [h.get_label() for h in handles], loc="best")
+            # Keep the loss axes (and its legend) above the twin axes.
+            ax.set_zorder(score_ax.get_zorder() + 1)
+            ax.patch.set_visible(False)
+        # Every labelled line of these axes (several displays drawn on one
+        # axes share its legend), then the validation score's.
+        handles = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+        if score_ax is not None:
+            handles.append(lines["validation_score"])
+        # Losses fall towards the bottom and scores rise towards the top: with
+        # both, the middle right is where the curves usually are not.
+        loc = "best" if score_ax is None else "center right"
+        ax.legend(handles, [h.get_label() for h in handles], loc=loc)
 
         self.ax_ = ax
         self.score_ax_ = score_ax
