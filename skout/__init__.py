@@ -5,16 +5,20 @@ the first access to a fitted ``model_``) does.
 """
 
 from ._version import __version__
+from .body import KerasBody
 from .classifier import AutoHeadClassifier
+from .display import TrainingCurvesDisplay
 from .heads import HEAD_TABLE, Head, OutputHead, check_loss, choose_head
 from .regressor import AutoHeadRegressor
 
 __all__ = [
     "HEAD_TABLE",
+    "KerasBody",
     "AutoHeadClassifier",
     "AutoHeadRegressor",
     "Head",
     "OutputHead",
+    "TrainingCurvesDisplay",
     "__version__",
     "check_loss",
     "choose_head",

@@ -16,10 +16,11 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if  # noqa: F401
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _keras_fit, _network, _training
+from . import _devices, _keras_fit, _network, _training
 from ._callbacks import CallbackSupportMixin, EpochHooks
 from ._encoding import TargetEncoder
 from ._version import __version__
+from .body import body_model, canonical_config
 from .heads import LOSS_NAMES, check_loss
 
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -29,8 +30,19 @@ _NON_FINITE = (
     "large values and need to be preprocessed."
 )
 _SPARSE_ROWS_PER_CHUNK = 4096
+_KERAS_PREDICT_BATCH = 8192
 # Layout of a pickled fitted estimator; bump when it changes incompatibly.
 _PICKLE_FORMAT = 1
+
+
+def _picklable(value):
+    import pickle
+
+    try:
+        pickle.dumps(value)
+    except Exception:  # pickle raises many types: PicklingError, AttributeError, ...
+        return False
+    return True
 
 
 def _check_rank(X):
@@ -73,6 +85,8 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "callbacks": [None, list],
+        "device": [None, str],
+        "body": "no_validation",  # checked when the body is built, in fit
         "loss": [StrOptions({"auto", *LOSS_NAMES})],
     }
 
@@ -169,12 +183,14 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
         return self._fit(X, y, sample_weight, validation=(X_val, y_val, sample_weight_val))
 
     def _validate_fit_data(self, X, y, sample_weight, reset):
-        _check_rank(X)
+        if self.body is None:
+            _check_rank(X)
         X, y = validate_data(
             self,
             X,
             y,
             reset=reset,
+            allow_nd=self.body is not None,
             accept_sparse=["csr", "csc", "coo"],
             dtype=_FLOAT_DTYPES,
             multi_output=True,
@@ -190,6 +206,18 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
     def _fit(self, X, y, sample_weight, *, validation=(None, None, None),
              incremental=False, classes=None):  # fmt: skip
         self._check_combination(incremental)
+        if self.solver == "lbfgs" and validation[0] is not None:
+            raise ValueError(
+                "solver='lbfgs' does not score validation data per iteration: drop "
+                "X_val/y_val, or use solver='adam' or 'sgd' for validation curves."
+            )
+        unsaved = [n for n in self.__dict__.get("_unsaved_params", []) if getattr(self, n) is None]
+        if unsaved:
+            raise ValueError(
+                f"This model was unpickled without its {' and '.join(unsaved)} (they "
+                "could not be pickled); it predicts, but to train it again set them "
+                f"with set_params({', '.join(n + '=...' for n in unsaved)})."
+            )
         fitted = self.__sklearn_is_fitted__()
         continuing = fitted and (incremental or self.warm_start)
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=not continuing)
@@ -212,7 +240,7 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
                 y, classes=classes, like=y, **self._encoder_options()
             )
             spec = self._network_spec(X, head)
-            weights = _network.init_weights(spec, rng)
+            weights = spec.initial_weights(rng)
         Y = encoder.transform(y)
         extra = self._extra_sample_weight(y, incremental)
         if extra is not None:
@@ -233,6 +261,18 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
         return self
 
     def _network_spec(self, X, head):
+        if self.body is not None:
+            if self.dropout > 0:
+                raise ValueError(
+                    "dropout applies to the built-in dense body; with body=..., "
+                    "put keras.layers.Dropout layers in your body instead."
+                )
+            model = body_model(self.body, X.shape[1:])
+            return _network.BodySpec(
+                body_config=canonical_config(model),
+                input_shape=tuple(int(d) for d in X.shape[1:]),
+                outputs=head.outputs,
+            )
         return _network.NetworkSpec(
             n_features=X.shape[1],
             hidden_layer_sizes=self._hidden_sizes(),
@@ -332,7 +372,19 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
             shuffle=bool(self.shuffle),
             # As in MLP, the schedule applies to solver="sgd" only.
             learning_rate=self.learning_rate if self.solver == "sgd" else "constant",
+            device=self._device(),
         )
+
+    def _device(self):
+        if self.device is None:
+            return None
+        if _training.backend_name() != "tensorflow":
+            raise ValueError(
+                f"device={self.device!r} places TensorFlow training; with Keras's "
+                f"{_training.backend_name()!r} backend leave device=None and let "
+                "that backend place it."
+            )
+        return _devices.training_device(self.device)
 
     def _train(self, spec, head, encoder, weights, data, validation, rng, incremental, hooks):
         key = self._trainer_key(spec, validation)
@@ -368,12 +420,14 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
         # Quiet fits run every epoch in one compiled call; verbose ones, and
         # those with scikit-learn callbacks, one epoch per call, so each epoch
         # can be reported as it ends.
-        chunk = 1 if self.verbose or hooks is not None else max_epochs
-        if hooks is not None and self.callbacks:
-            raise ValueError(
-                "scikit-learn callbacks (set_callbacks) and Keras callbacks "
-                "(callbacks=...) cannot both report a fit: use one of them."
-            )
+        # Keras callbacks need Keras's own loop; so do backends other than
+        # TensorFlow, which the compiled path does not serve. Keras's loop runs
+        # every epoch in one call and reports each itself.
+        keras_loop = bool(self.callbacks) or _training.backend_name() != "tensorflow"
+        if keras_loop:
+            chunk = max_epochs
+        else:
+            chunk = 1 if self.verbose or hooks is not None else max_epochs
         curve, scores, val_losses, best, result = [], [], [], None, None
         started, done = time.perf_counter(), 0
         while done < max_epochs:
@@ -389,15 +443,16 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
                 power_t=float(self.power_t),
                 samples_seen=seen + done * len(data[0]),
             )
-            if self.callbacks:
+            if keras_loop:
                 result = _keras_fit.train(
                     key, weights, data, validation, schedule,
-                    callbacks=self.callbacks,
+                    callbacks=self.callbacks or [],
                     score_fn=lambda outputs, v: self._score_outputs(encoder, outputs, v[3], v[2]),
                     verbose=self._progress(started) if self.verbose else None,
                     state=state,
+                    hooks=hooks,
+                    optimizer_state=optimizer_state,
                 )  # fmt: skip
-                chunk = max_epochs  # Keras's fit reports each epoch itself
             else:
                 if hooks is not None:
                     hooks.begin_epoch(weights, curve)
@@ -412,10 +467,10 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
             scores += result.validation_scores
             val_losses += result.validation_losses
             done += result.n_iter
-            if hooks is not None and hooks.end_epoch(result.weights, curve):
+            if not keras_loop and hooks is not None and hooks.end_epoch(result.weights, curve):
                 result.stopped = True  # a callback asked to stop
                 break
-            if self.verbose and not self.callbacks:
+            if self.verbose and not keras_loop:
                 self._progress(started)(done, {"loss": curve, "score": scores,
                                                "val_loss": val_losses})  # fmt: skip
             if result.stopped:
@@ -485,7 +540,7 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
             "target_type_": head.target_type,
             "n_outputs_": 1 if np.ndim(y) == 1 else np.shape(y)[1],
             "out_activation_": head.activation,
-            "n_layers_": len(spec.hidden_layer_sizes) + 2,
+            "n_layers_": spec.n_layers,
             "_spec": spec,
             "_encoder": encoder,
             "_weights": weights,
@@ -541,6 +596,11 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
         return self._layers_side_by_side(self._weights_now()[1::2])
 
     def _layers_side_by_side(self, per_layer):
+        if not self._spec.predicts_in_numpy:
+            raise AttributeError(
+                "coefs_ and intercepts_ describe the built-in dense body; with "
+                "body=..., read the weights from model_."
+            )
         n_hidden = len(self._spec.hidden_layer_sizes)
         outputs = per_layer[n_hidden:]
         return [*per_layer[:n_hidden], np.concatenate(outputs, axis=-1)]
@@ -575,8 +635,22 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
             and np.isfinite(X.sum())
         ):
             return X
-        _check_rank(X)
-        return validate_data(self, X, reset=False, accept_sparse="csr", dtype=_FLOAT_DTYPES)
+        if self._spec.predicts_in_numpy:
+            _check_rank(X)
+        X = validate_data(
+            self, X, reset=False, accept_sparse="csr", dtype=_FLOAT_DTYPES,
+            allow_nd=not self._spec.predicts_in_numpy,
+        )  # fmt: skip
+        self._check_sample_shape(X, self._spec)
+        return X
+
+    @staticmethod
+    def _check_sample_shape(X, spec):
+        if tuple(X.shape[1:]) != tuple(spec.input_shape):
+            raise ValueError(
+                f"Each sample of X has shape {tuple(X.shape[1:])}, but the network "
+                f"was built for samples of shape {tuple(spec.input_shape)}."
+            )
 
     @property
     def model_(self):
@@ -588,7 +662,7 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
         check_is_fitted(self)
         model = self.__dict__.get("_keras_model")
         if model is None:
-            model = _network.build_model(self._spec)
+            model = self._spec.build()
             _network.set_weights(model, self._spec, self._weights)
             self._keras_model = model
         return model
@@ -596,17 +670,18 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
     def _network_outputs(self, X):
         check_is_fitted(self)
         X = self._validate_predict_X(X)
-        weights = self._predict_weights()
-        if sp.issparse(X):
+        if not self._spec.predicts_in_numpy:
+            outputs = self._keras_outputs(X.toarray() if sp.issparse(X) else X)
+        elif sp.issparse(X):
             # A chunk of rows at a time: a large sparse X is never densified whole.
             step = _SPARSE_ROWS_PER_CHUNK
             parts = [
-                _network.forward(self._spec, weights, X[i : i + step].toarray())
+                _network.forward(self._spec, self._predict_weights(), X[i : i + step].toarray())
                 for i in range(0, X.shape[0], step)
             ]
             outputs = [np.concatenate(chunks) for chunks in zip(*parts)]
         else:
-            outputs = _network.forward(self._spec, weights, X)
+            outputs = _network.forward(self._spec, self._predict_weights(), X)
         if not all(np.isfinite(o.sum()) for o in outputs):
             raise ValueError(
                 "The network produced non-finite outputs for this X; its "
@@ -614,13 +689,34 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
             )
         return outputs
 
+    def _keras_outputs(self, X):
+        """Outputs of a user-body network, from its compiled predict function."""
+        predict = self.__dict__.get("_predict_fn")
+        if predict is None:
+            predict = self._predict_fn = _network.compiled_predict(self.model_, self._spec)
+        step = _KERAS_PREDICT_BATCH
+        parts = [
+            predict(np.asarray(X[i : i + step], dtype=np.float32)) for i in range(0, len(X), step)
+        ]
+        return [np.concatenate(chunks).astype(np.float64) for chunks in zip(*parts)]
+
     def __getstate__(self):
         # A copy: object.__getstate__ may return the live __dict__ itself.
         state = dict(super().__getstate__())
         if state.get("_keras_model") is not None:
             state["_weights"] = _network.get_weights(state["_keras_model"], self._spec)
         state.pop("_keras_model", None)
+        state.pop("_predict_fn", None)
         state.pop("_weights64", None)
+        # The fitted network is enough to predict: a body function or callback
+        # that cannot be pickled (a lambda, a local function) is left out.
+        dropped = []
+        for name in ("body", "callbacks"):
+            if state.get(name) is not None and not _picklable(state[name]):
+                state[name] = None
+                dropped.append(name)
+        if dropped:
+            state["_unsaved_params"] = dropped
         state["_skout_version"] = __version__
         state["_skout_format"] = _PICKLE_FORMAT
         return state

@@ -1,11 +1,12 @@
 """Training through Keras's own ``model.fit``, for what only it can do.
 
-The compiled path in :mod:`skout._training` is used whenever it can be. When a
-user passes Keras callbacks, they need Keras's training loop (its ``logs``,
-``model.stop_training``, ...), so training runs through ``model.fit`` here,
-with scikit-learn's stopping rule, learning-rate schedules and early-stopping
-best weights applied by a callback. It is slower (Keras pays a fixed cost per
-epoch) and its shuffling follows Keras's global seed, not ``random_state``.
+The compiled path in :mod:`skout._training` is used whenever it can be. Keras
+callbacks need Keras's training loop (its ``logs``, ``model.stop_training``,
+...), and backends other than TensorFlow have no compiled path yet, so then
+training runs through ``model.fit`` here, with scikit-learn's stopping rule,
+learning-rate schedules and early-stopping best weights applied by a
+callback, and batches shuffled by ``random_state``. It is slower: Keras pays
+a fixed cost per epoch.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 
 import numpy as np
 
-from ._network import build_model, forward, get_weights, import_keras, set_weights
+from ._network import get_weights, import_keras, set_weights
 from ._training import StoppingState, TrainResult
 
 
@@ -69,9 +70,43 @@ def _split_targets(spec, Y):
     return blocks[0] if len(blocks) == 1 else blocks
 
 
-def train(key, weights, data, validation, schedule, *, callbacks, score_fn, verbose, state):
+def _batches(keras, spec, data, batch_size, shuffle, seed):
+    """Mini-batches for ``model.fit``, shuffled by ``seed`` each epoch.
+
+    Keras's own shuffling follows its global seed; this keeps ``random_state``
+    in charge without touching it.
+    """
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.RandomState(seed)
+            self.order = np.arange(len(data[0]))
+            self.on_epoch_end()
+
+        def __len__(self):
+            return -(-len(self.order) // batch_size)
+
+        def __getitem__(self, i):
+            idx = self.order[i * batch_size : (i + 1) * batch_size]
+            X, Y, W = (a[idx] for a in data)
+            return X, _split_targets(spec, Y), W
+
+        def on_epoch_end(self):
+            if shuffle:
+                self.rng.shuffle(self.order)
+
+    return Batches()
+
+
+def train(
+    key, weights, data, validation, schedule, *, callbacks, score_fn, verbose, state,
+    hooks=None, optimizer_state=None,
+):  # fmt: skip
     """Train with ``model.fit``; returns a :class:`~skout._training.TrainResult`.
 
+    ``hooks`` (scikit-learn callbacks, :class:`skout._callbacks.EpochHooks`)
+    hear of every epoch from inside Keras's loop.
     ``validation`` is ``(X, Y, W, y)`` (encoded and original targets) or None;
     ``score_fn(outputs, validation)`` scores NumPy network outputs on it, as
     the compiled path scores them in-graph.
@@ -79,7 +114,7 @@ def train(key, weights, data, validation, schedule, *, callbacks, score_fn, verb
     keras = import_keras()
     spec = key.network
     # MLP scales the L2 term by the batch size; Keras adds l2 * ||W||^2 per batch.
-    model = build_model(spec, l2=0.5 * schedule.alpha / schedule.batch_size)
+    model = spec.build(l2=0.5 * schedule.alpha / schedule.batch_size, seed=schedule.seed)
     set_weights(model, spec, weights)
     model.compile(
         optimizer=key.optimizer.build(schedule.learning_rate),
@@ -90,6 +125,11 @@ def train(key, weights, data, validation, schedule, *, callbacks, score_fn, verb
         if len(spec.outputs) > 1
         else keras.losses.get(spec.outputs[0].loss),
     )
+    # Continue the optimizer (partial_fit) from its saved variables.
+    model.optimizer.build(model.trainable_variables)
+    if optimizer_state is not None:
+        for variable, value in zip(model.optimizer.variables, optimizer_state):
+            variable.assign(value)
     rule = StoppingRule(
         early_stopping=key.early_stopping,
         tol=schedule.tol,
@@ -100,13 +140,22 @@ def train(key, weights, data, validation, schedule, *, callbacks, score_fn, verb
     curves = {"loss": [], "score": [], "val_loss": []}
 
     class _SklearnRule(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if hooks is not None:
+                hooks.begin_epoch(get_weights(self.model, spec), curves["loss"])
+
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             current = get_weights(self.model, spec)
             score = np.nan
             curves["loss"].append(float(logs["loss"]))
             if validation is not None:
-                score = score_fn(forward(spec, current, validation[0]), validation)
+                out = self.model(validation[0], training=False)
+                outputs = [
+                    np.asarray(o, dtype=np.float64)
+                    for o in (out if isinstance(out, (list, tuple)) else [out])
+                ]
+                score = score_fn(outputs, validation)
                 curves["score"].append(score)
                 curves["val_loss"].append(float(logs.get("val_loss", np.nan)))
             lr = float(self.model.optimizer.learning_rate)
@@ -118,34 +167,36 @@ def train(key, weights, data, validation, schedule, *, callbacks, score_fn, verb
                 self.model.optimizer.learning_rate = new_lr
             if verbose:
                 verbose(epoch + 1, curves)
+            if hooks is not None and hooks.end_epoch(current, curves["loss"]):
+                stop = self.stopped_by_callback = True
             self.model.stop_training = stop
 
+    rule_callback = _SklearnRule()
     X, Y, W = data
     fit_validation = None
     if validation is not None:
         Xv, Yv, Wv = validation[:3]
         fit_validation = (Xv, _split_targets(spec, Yv), Wv)
     model.fit(
-        X,
-        _split_targets(spec, Y),
-        sample_weight=W,
-        batch_size=schedule.batch_size,
+        _batches(keras, spec, (X, Y, W), schedule.batch_size, key.shuffle, schedule.seed),
         epochs=schedule.max_epochs,
-        shuffle=key.shuffle,
+        shuffle=False,  # the batches are shuffled by random_state, not Keras's seed
         validation_data=fit_validation,
-        callbacks=[_SklearnRule(), *callbacks],
+        callbacks=[rule_callback, *callbacks],
         verbose=0,
     )
     n_iter = len(curves["loss"])
     return TrainResult(
         weights=get_weights(model, spec),
         best_weights=rule.best_weights,
-        optimizer_state=None,
+        optimizer_state=[np.array(v.numpy()) for v in model.optimizer.variables],
         loss_curve=curves["loss"],
         validation_scores=curves["score"],
         validation_losses=curves["val_loss"],
         n_iter=n_iter,
-        stopped=bool(model.stop_training) or n_iter < schedule.max_epochs,
+        stopped=bool(model.stop_training)
+        or n_iter < schedule.max_epochs
+        or getattr(rule_callback, "stopped_by_callback", False),
         diverged=rule.diverged,
         state=rule.state if isinstance(rule.state, StoppingState) else StoppingState(),
     )

@@ -88,6 +88,143 @@ class NetworkSpec:
         hidden = [f"hidden_{i}" for i in range(len(self.hidden_layer_sizes))]
         return hidden + [f"output_{j}" for j in range(len(self.outputs))]
 
+    # The interface the trainers use, shared with BodySpec.
+    predicts_in_numpy = True
+
+    @property
+    def input_shape(self):
+        return (self.n_features,)
+
+    @property
+    def n_layers(self):
+        return len(self.hidden_layer_sizes) + 2
+
+    def build(self, l2=0.0, seed=None):
+        return build_model(self, l2=l2, seed=seed)
+
+    def variables(self, model):
+        return dense_variables(model, self)
+
+    def kernel_variables(self, model):
+        return self.variables(model)[0::2]
+
+    def initial_weights(self, rng):
+        return init_weights(self, rng)
+
+
+@dataclass(frozen=True)
+class BodySpec:
+    """A user's Keras body (as canonical JSON config) with skout's heads.
+
+    Attributes
+    ----------
+    body_config : str
+        The body's Keras config (see :func:`skout.body.canonical_config`).
+    input_shape : tuple of int
+        Shape of one sample.
+    outputs : tuple of OutputHead
+        The output layers, fed by the (flattened) body output.
+    """
+
+    body_config: str
+    input_shape: tuple[int, ...]
+    outputs: tuple[OutputHead, ...]
+
+    predicts_in_numpy = False
+
+    @property
+    def n_features(self):
+        return int(np.prod(self.input_shape))
+
+    @property
+    def n_layers(self):
+        return None
+
+    def build(self, l2=0.0, seed=None):
+        """The body (fresh weights) with the heads on top."""
+        import json
+
+        keras = import_keras()
+        config = json.loads(self.body_config)
+        if l2 > 0:
+            _set_kernel_regularizers(
+                config, keras.regularizers.serialize(keras.regularizers.L2(l2))
+            )
+        body = keras.saving.deserialize_keras_object(config)
+        inputs = keras.Input(shape=self.input_shape, name="features")
+        h = body(inputs)
+        if len(h.shape) > 2:
+            h = keras.layers.Flatten(name="flatten")(h)
+        regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
+        outputs = [
+            keras.layers.Dense(
+                out.units, activation=out.activation, name=f"output_{j}",
+                kernel_regularizer=regularizer,
+            )(h)
+            for j, out in enumerate(self.outputs)
+        ]  # fmt: skip
+        return keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs, name="skout")
+
+    def variables(self, model):
+        return list(model.weights)
+
+    def kernel_variables(self, model):
+        return [v for v in model.trainable_weights if v.name.endswith("kernel")]
+
+    def initial_weights(self, rng):
+        """Fresh weights from each layer's own initializers, seeded by ``rng``."""
+        model = self.build()
+        for layer in walk_layers(model):
+            for variable in layer.weights:
+                initializer = _initializer_of(layer, variable.name)
+                if initializer is not None:
+                    seeded = _seeded(initializer, int(rng.randint(2**31 - 1)))
+                    variable.assign(seeded(variable.shape, dtype=variable.dtype))
+        return [np.array(v.numpy()) for v in self.variables(model)]
+
+
+def walk_layers(layer):
+    """``layer`` and every layer inside it (nested models, RNN cells)."""
+    yield layer
+    for sub in getattr(layer, "layers", None) or []:
+        yield from walk_layers(sub)
+    cell = getattr(layer, "cell", None)
+    if cell is not None and hasattr(cell, "weights"):
+        yield from walk_layers(cell)
+
+
+def _initializer_of(layer, variable_name):
+    """The layer's initializer for ``variable_name`` (``kernel`` ->
+    ``kernel_initializer``, ``recurrent_kernel`` -> ``recurrent_initializer``)."""
+    for attribute in (
+        f"{variable_name}_initializer",
+        f"{variable_name.replace('_kernel', '')}_initializer",
+    ):
+        initializer = getattr(layer, attribute, None)
+        if initializer is not None and callable(initializer):
+            return initializer
+    return None
+
+
+def _seeded(initializer, seed):
+    config = initializer.get_config()
+    if "seed" not in config:
+        return initializer  # a constant initializer: nothing to seed
+    return type(initializer).from_config({**config, "seed": seed})
+
+
+def _set_kernel_regularizers(config, regularizer):
+    """Put an L2 kernel regulariser on every layer of a serialised body."""
+    if isinstance(config, dict):
+        inner = config.get("config")
+        if isinstance(inner, dict) and "kernel_regularizer" in inner:
+            inner["kernel_regularizer"] = regularizer
+        for value in config.values():
+            _set_kernel_regularizers(value, regularizer)
+    elif isinstance(config, list):
+        for value in config:
+            _set_kernel_regularizers(value, regularizer)
+
 
 def init_weights(spec, rng):
     """Initial weights drawn from ``rng``, as scikit-learn's MLP draws them.
@@ -139,11 +276,12 @@ def import_keras():
     return keras
 
 
-def build_model(spec, l2=0.0):
+def build_model(spec, l2=0.0, seed=None):
     """A functional Keras model for ``spec``, with fresh (unset) weights.
 
     ``l2`` adds a Keras kernel regulariser to every layer; the compiled
-    trainer adds its penalty itself and leaves it at 0.
+    trainer adds its penalty itself and leaves it at 0. ``seed`` seeds the
+    dropout layers (the compiled trainer reseeds them per fit instead).
     """
     keras = import_keras()
 
@@ -159,7 +297,9 @@ def build_model(spec, l2=0.0):
     for i, units in enumerate(spec.hidden_layer_sizes):
         h = dense(units, spec.activation, names[i])(h)
         if spec.dropout > 0:
-            h = keras.layers.Dropout(spec.dropout, name=f"dropout_{i}")(h)
+            h = keras.layers.Dropout(
+                spec.dropout, seed=None if seed is None else seed + i, name=f"dropout_{i}"
+            )(h)
     n_hidden = len(spec.hidden_layer_sizes)
     outputs = [
         dense(out.units, out.activation, names[n_hidden + j])(h)
@@ -178,9 +318,35 @@ def dense_variables(model, spec):
 
 
 def set_weights(model, spec, weights):
-    for variable, value in zip(dense_variables(model, spec), weights):
+    for variable, value in zip(spec.variables(model), weights):
         variable.assign(value)
 
 
 def get_weights(model, spec):
-    return [np.array(v.numpy()) for v in dense_variables(model, spec)]
+    return [np.array(v.numpy()) for v in spec.variables(model)]
+
+
+def compiled_predict(model, spec):
+    """A predict function for ``model``, compiled once (TensorFlow) per model.
+
+    It returns a list with one NumPy array per output head; inputs of any
+    batch size reuse the same trace.
+    """
+    keras = import_keras()
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        signature = [tf.TensorSpec([None, *spec.input_shape], tf.float32)]
+        call = tf.function(lambda x: model(x, training=False), input_signature=signature,
+                           autograph=False)  # fmt: skip
+    else:
+
+        def call(x):
+            return model(x, training=False)
+
+    def predict(X):
+        out = call(X)
+        out = out if isinstance(out, (list, tuple)) else [out]
+        return [keras.ops.convert_to_numpy(o) for o in out]
+
+    return predict

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._network import build_model, dense_variables, import_keras
+from ._network import import_keras, walk_layers
 
 # Idle trainers kept per process; each holds a small model and its graph.
 _MAX_IDLE_TRAINERS = 16
@@ -87,6 +87,7 @@ class TrainerKey:
     early_stopping: bool  # stop on, and keep the weights of, the best score
     shuffle: bool
     learning_rate: str = "constant"  # MLP's schedule, for solver="sgd"
+    device: str | None = None  # TensorFlow device to build and run on
 
 
 @dataclass
@@ -128,9 +129,21 @@ class TrainResult:
     state: StoppingState
 
 
-def _backend_name():
-    keras = import_keras()
-    return keras.backend.backend()
+def backend_name():
+    """The Keras backend in use ("tensorflow", "jax", "torch", ...)."""
+    return import_keras().backend.backend()
+
+
+@contextmanager
+def _on_device(device):
+    """Build and run under TensorFlow device ``device`` (None: TF's default)."""
+    if device is None:
+        yield
+        return
+    import tensorflow as tf
+
+    with tf.device(device):
+        yield
 
 
 class _Trainer:
@@ -142,12 +155,14 @@ class _Trainer:
         keras = import_keras()
         self.key = key
         spec = key.network
-        self.model = build_model(spec)
-        self.variables = dense_variables(self.model, spec)
+        self.model = spec.build()
+        self.variables = spec.variables(self.model)
+        self.kernels = spec.kernel_variables(self.model)
+        # Random layers (dropout, noise): reseeded from random_state per fit.
         self.seed_states = [
             layer.seed_generator.state
-            for layer in self.model.layers
-            if isinstance(layer, keras.layers.Dropout)
+            for layer in walk_layers(self.model)
+            if isinstance(getattr(layer, "seed_generator", None), keras.random.SeedGenerator)
         ]
         self.trainable = list(self.model.trainable_variables)
         self.optimizer = key.optimizer.build(1e-3)
@@ -225,19 +240,21 @@ class _Trainer:
     def _compile(self, tf):
         key = self.key
         spec = key.network
-        kernels = self.variables[0::2]
+        kernels = self.kernels
         f32, i32 = tf.float32, tf.int32
         y_width = sum(self._widths)
 
         def matrix(width):
             return tf.TensorSpec([None, width], f32)
 
+        inputs = tf.TensorSpec([None, *spec.input_shape], f32)
+
         def scalar(dtype):
             return tf.TensorSpec([], dtype)
 
         signature = [
-            matrix(spec.n_features), matrix(y_width), tf.TensorSpec([None], f32),
-            matrix(spec.n_features), matrix(y_width), tf.TensorSpec([None], f32),
+            inputs, matrix(y_width), tf.TensorSpec([None], f32),
+            inputs, matrix(y_width), tf.TensorSpec([None], f32),
             scalar(i32), scalar(i32), scalar(i32), scalar(i32),  # epochs, first, batch, seed
             scalar(f32), scalar(f32), scalar(i32),  # alpha, tol, n_iter_no_change
             scalar(f32), scalar(f32), scalar(f32),  # lr_init, power_t, samples seen
@@ -347,11 +364,11 @@ class _Trainer:
 
         if self._loss_and_grads is None:
             spec, width = self.key.network, sum(self._widths)
-            kernels = self.variables[0::2]
+            kernels = self.kernels
 
             @tf.function(
                 input_signature=[
-                    tf.TensorSpec([None, spec.n_features], tf.float32),
+                    tf.TensorSpec([None, *spec.input_shape], tf.float32),
                     tf.TensorSpec([None, width], tf.float32),
                     tf.TensorSpec([None], tf.float32),
                     tf.TensorSpec([], tf.float32),
@@ -461,12 +478,13 @@ def clear_cache():
         _idle.clear()
 
 
-def _require_tensorflow():
-    backend = _backend_name()
+def _require_tensorflow(what):
+    backend = backend_name()
     if backend != "tensorflow":
         raise ValueError(
-            f"skout trains with Keras's TensorFlow backend; KERAS_BACKEND is "
-            f"{backend!r}. Set KERAS_BACKEND=tensorflow before importing keras."
+            f"{what} needs Keras's TensorFlow backend; KERAS_BACKEND is "
+            f"{backend!r}. Set KERAS_BACKEND=tensorflow before importing keras, "
+            "or use solver='adam' or 'sgd', which train on every backend."
         )
 
 
@@ -479,7 +497,7 @@ def train_lbfgs(key, weights, data, *, alpha, max_iter, max_fun, tol):
     """
     from scipy.optimize import minimize
 
-    _require_tensorflow()
+    _require_tensorflow("solver='lbfgs'")
     shapes = [w.shape for w in weights]
     splits = np.cumsum([int(np.prod(s)) for s in shapes])[:-1]
 
@@ -488,7 +506,7 @@ def train_lbfgs(key, weights, data, *, alpha, max_iter, max_fun, tol):
 
     X, Y, W = data
     curve, last = [], {}
-    with _checkout(key) as trainer:
+    with _on_device(key.device), _checkout(key) as trainer:
 
         def fun(theta):
             loss, grads = trainer.loss_and_grads(unflatten(theta), X, Y, W, alpha)
@@ -523,8 +541,8 @@ def train(key, weights, data, validation, schedule, state=None, optimizer_state=
         Optimizer variables to continue from (``partial_fit``); fresh when
         None.
     """
-    _require_tensorflow()
-    with _checkout(key) as trainer:
+    _require_tensorflow("The compiled training path")
+    with _on_device(key.device), _checkout(key) as trainer:
         return trainer.train(
             weights, data, validation, schedule, state or StoppingState(), optimizer_state
         )

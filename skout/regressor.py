@@ -27,14 +27,19 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
         Units of each hidden ``Dense`` layer.
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
         Activation of the hidden layers.
-    solver : {"adam", "sgd"}, default="adam"
-        Optimizer.
+    solver : {"adam", "sgd", "lbfgs"}, default="adam"
+        Optimizer. ``"lbfgs"`` is full-batch L-BFGS (small data; TensorFlow
+        backend), as in scikit-learn's MLP.
     alpha : float, default=1e-4
         L2 penalty on the kernels, scaled as in ``MLPRegressor``.
     batch_size : int or "auto", default="auto"
         Mini-batch size; ``"auto"`` is ``min(200, n_samples)``.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Learning-rate schedule for ``solver="sgd"``, as in scikit-learn's MLP.
     learning_rate_init : float, default=1e-3
         Learning rate.
+    power_t : float, default=0.5
+        Exponent of the ``"invscaling"`` schedule.
     max_iter : int, default=200
         Maximum number of epochs.
     shuffle : bool, default=True
@@ -58,8 +63,27 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
         Share of the data held out with ``early_stopping``.
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Adam's parameters.
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int or np.inf, default=10
         Epochs without improvement before stopping.
+    max_fun : int, default=15000
+        Most loss evaluations of ``solver="lbfgs"``.
+    dropout : float, default=0.0
+        Rate of a ``Dropout`` layer after each hidden layer of the built-in
+        dense body (masks seeded from ``random_state``).
+    callbacks : list of keras.callbacks.Callback, default=None
+        Keras callbacks. They need Keras's own training loop, so training then
+        runs through ``model.fit`` (slower). For scikit-learn's callbacks use
+        ``set_callbacks``.
+    device : None, "spread" or str, default=None
+        TensorFlow device to train on: None for TensorFlow's default (the first
+        GPU when there is one), ``"spread"`` to spread parallel workers over
+        every visible GPU, or a device name such as ``"/GPU:1"``.
+    body : keras.Model, callable or KerasBody, default=None
+        Your own network up to, but not including, the output layer (images,
+        sequences, ...): a Keras model (its architecture, never its weights),
+        ``build(input_shape) -> keras.Model``, or :class:`skout.KerasBody`
+        whose parameters are tunable as ``body__<name>``. None builds the dense
+        body from ``hidden_layer_sizes`` and ``activation``.
     loss : str, default="auto"
         ``"auto"`` (mean squared error), or ``"mean_absolute_error"``,
         ``"huber"``, ``"log_cosh"``; a classification loss is refused.
@@ -83,7 +107,9 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
     loss_curve_ : list of float
         Training loss after each epoch.
     validation_scores_ : list of float or None
-        Validation R^2 after each epoch, with ``early_stopping``.
+        Validation R^2 after each epoch, with validation data.
+    validation_loss_curve_ : list of float or None
+        Validation loss (without the L2 term) after each epoch.
     best_loss_, best_validation_score_ : float or None
         As in ``MLPRegressor``.
     n_iter_ : int
@@ -142,6 +168,8 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
         max_fun=15000,
         dropout=0.0,
         callbacks=None,
+        device=None,
+        body=None,
         loss="auto",
         standardize_target=True,
     ):
@@ -170,6 +198,8 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
         self.max_fun = max_fun
         self.dropout = dropout
         self.callbacks = callbacks
+        self.device = device
+        self.body = body
         self.loss = loss
         self.standardize_target = standardize_target
 

@@ -58,3 +58,16 @@ def Xy_multiclass(X, targets):
 @pytest.fixture(scope="session")
 def Xy_regression(X, targets):
     return X, targets["continuous"]
+
+
+def _keras_backend():
+    import keras
+
+    return keras.backend.backend()
+
+
+#: For tests of the compiled TensorFlow training path (other backends train
+#: through Keras's own model.fit).
+tensorflow_only = pytest.mark.skipif(
+    _keras_backend() != "tensorflow", reason="tests the compiled TensorFlow training path"
+)

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import tensorflow_only
 from sklearn.base import clone
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
@@ -101,6 +102,7 @@ def test_callbacks_survive_pickle_and_clone(iris):
     assert len(recorder.epochs) == 4
 
 
+@tensorflow_only
 def test_without_callbacks_training_stays_one_compiled_call(iris, monkeypatch):
     X, y = iris
     calls = []
@@ -112,13 +114,19 @@ def test_without_callbacks_training_stays_one_compiled_call(iris, monkeypatch):
     assert len(calls) == 1 + 6  # one call per epoch, only when asked
 
 
-def test_scikit_learn_and_keras_callbacks_together_are_refused(iris):
+def test_scikit_learn_callbacks_hear_epochs_run_by_keras_fit(iris):
     import keras
 
     X, y = iris
-    clf = _net(callbacks=[keras.callbacks.History()]).set_callbacks(EpochRecorder())
-    with pytest.raises(ValueError, match="cannot both"):
-        clf.fit(X, y)
+    seen = []
+
+    class KerasEpochs(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(epoch)
+
+    recorder = EpochRecorder()
+    clf = _net(callbacks=[KerasEpochs()]).set_callbacks(recorder).fit(X, y)
+    assert len(seen) == len(recorder.epochs) == clf.n_iter_ == 4
 
 
 def test_regressor_reports_epochs_too():

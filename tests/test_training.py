@@ -6,9 +6,12 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import tensorflow_only
 from sklearn.datasets import make_classification
 
 from skout import AutoHeadClassifier, AutoHeadRegressor, _network, _training
+
+pytestmark = tensorflow_only
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 import sklearn
+from conftest import tensorflow_only
 from sklearn.datasets import load_digits, make_classification, make_multilabel_classification
 from sklearn.metrics import recall_score
 from sklearn.model_selection import GridSearchCV, train_test_split
@@ -157,6 +158,7 @@ def test_sample_weight_is_routed_through_a_pipeline_in_a_grid_search():
 
 
 # -- optimizers, schedules, regularisation ----------------------------------------
+@tensorflow_only
 def test_lbfgs_fits_small_data_full_batch():
     X, y = make_classification(n_samples=150, random_state=0)
     clf = AutoHeadClassifier(hidden_layer_sizes=(16,), solver="lbfgs", max_iter=200,
@@ -167,6 +169,7 @@ def test_lbfgs_fits_small_data_full_batch():
     assert not hasattr(clf, "partial_fit")
 
 
+@tensorflow_only
 def test_lbfgs_respects_max_fun():
     X, y = make_classification(n_samples=100, random_state=0)
     clf = AutoHeadClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_fun=5)

@@ -1,0 +1,164 @@
+"""Your own Keras network as the body: skout adds the head from the target."""
+
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import tensorflow_only
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.model_selection import GridSearchCV, train_test_split
+
+from skout import AutoHeadClassifier, AutoHeadRegressor, KerasBody, _training
+
+keras = pytest.importorskip("keras")
+
+
+def cnn(input_shape, filters=8):
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            keras.layers.Conv2D(filters, 3, activation="relu"),
+            keras.layers.BatchNormalization(),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(32, activation="relu"),
+        ]
+    )
+
+
+def recurrent(input_shape, units=8):
+    return keras.Sequential([keras.Input(input_shape), keras.layers.LSTM(units)])
+
+
+@pytest.fixture(scope="module")
+def digit_images():
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).reshape(-1, 8, 8, 1)  # images: (n, height, width, channels)
+    return train_test_split(X, y, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def sequences():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 12, 2)).astype(np.float32)
+    return X, X[:, :, 0].sum(axis=1) > 0  # does the first channel sum to > 0?
+
+
+def test_a_conv2d_body_classifies_digit_images(digit_images):
+    X_train, X_test, y_train, y_test = digit_images
+    clf = AutoHeadClassifier(body=KerasBody(cnn, filters=16), max_iter=40,
+                             learning_rate_init=0.005, random_state=0)  # fmt: skip
+    clf.fit(X_train, y_train)
+    assert clf.head_.units == 10 and clf.head_.activation == "softmax"
+    assert clf.model_.layers[-1].units == 10
+    assert clf.score(X_test, y_test) >= 0.95
+    assert clf.predict_proba(X_test[:1]).shape == (1, 10)
+
+
+def test_grid_search_tunes_a_body_hyperparameter(digit_images):
+    X_train, _, y_train, _ = digit_images
+    net = AutoHeadClassifier(body=KerasBody(cnn, filters=4), max_iter=3, random_state=0)
+    assert net.get_params()["body__filters"] == 4
+    search = GridSearchCV(net, {"body__filters": [4, 8]}, cv=2).fit(X_train, y_train)
+    assert search.best_params_["body__filters"] in (4, 8)
+    assert search.best_estimator_.body.filters == search.best_params_["body__filters"]
+
+
+def test_a_recurrent_body_learns_a_sequence_task(sequences):
+    X, y = sequences
+    clf = AutoHeadClassifier(
+        body=KerasBody(recurrent, units=8), max_iter=60, learning_rate_init=0.01, random_state=0
+    ).fit(X[:200], y[:200])
+    assert clf.head_.units == 1 and clf.head_.activation == "sigmoid"
+    assert clf.score(X[200:], y[200:]) > 0.85
+    assert clf.predict(X[200:]).dtype == bool
+
+
+def test_a_conv1d_body_regresses_sequences(sequences):
+    X, _ = sequences
+    target = X[:, :, 1].mean(axis=1) * 10
+
+    def conv1d(input_shape):
+        return keras.Sequential(
+            [keras.Input(input_shape), keras.layers.Conv1D(8, 3, activation="relu")]
+        )
+
+    reg = AutoHeadRegressor(body=conv1d, max_iter=80, learning_rate_init=0.01, random_state=0)
+    reg.fit(X, target)
+    assert reg.predict(X).shape == (300,)
+    assert reg.score(X, target) > 0.7
+
+
+def test_every_fit_starts_from_fresh_weights_and_leaves_the_users_model_alone(digit_images):
+    X_train, X_test, y_train, _ = digit_images
+    body = cnn((8, 8, 1))
+    before = [w.copy() for w in body.get_weights()]
+    a = AutoHeadClassifier(body=body, max_iter=2, random_state=0).fit(X_train, y_train)
+    again = AutoHeadClassifier(body=body, max_iter=2, random_state=0).fit(X_train, y_train)
+    other = clone(a).set_params(random_state=1).fit(X_train, y_train)
+    for w_before, w_after in zip(before, body.get_weights(), strict=True):
+        np.testing.assert_array_equal(w_before, w_after)
+    np.testing.assert_allclose(a.predict_proba(X_test), again.predict_proba(X_test), atol=1e-6)
+    assert not np.allclose(a.predict_proba(X_test), other.predict_proba(X_test))
+
+
+@tensorflow_only
+def test_fits_of_one_body_share_one_compiled_trainer(digit_images):
+    X_train, _, y_train, _ = digit_images
+    _training.clear_cache()
+    for seed in range(3):  # each builds the body again, with new layer names
+        AutoHeadClassifier(body=KerasBody(cnn), max_iter=1, random_state=seed).fit(
+            X_train[:100], y_train[:100]
+        )
+    counts = [t._run.experimental_get_tracing_count() for p in _training._idle.values() for t in p]
+    assert counts == [1]
+
+
+def test_wrong_sample_shape_at_predict_is_a_clear_error(digit_images):
+    X_train, _, y_train, _ = digit_images
+    clf = AutoHeadClassifier(body=cnn, max_iter=1).fit(X_train, y_train)
+    with pytest.raises(ValueError, match="shape"):
+        clf.predict(np.zeros((2, 8, 8, 2)))
+
+
+def test_a_body_with_its_own_output_layer_is_refused(digit_images):
+    X_train, _, y_train, _ = digit_images
+
+    def complete(input_shape):
+        return keras.Sequential(
+            [keras.Input(input_shape), keras.layers.Flatten(),
+             keras.layers.Dense(10, activation="softmax")]
+        )  # fmt: skip
+
+    with pytest.raises(ValueError, match="output layer"):
+        AutoHeadClassifier(body=complete, max_iter=1).fit(X_train, y_train)
+
+
+def test_a_lambda_body_does_not_stop_saving_the_fitted_model(digit_images, tmp_path):
+    X_train, X_test, y_train, _ = digit_images
+    clf = AutoHeadClassifier(body=lambda shape: cnn(shape, filters=4), max_iter=2,
+                             random_state=0).fit(X_train, y_train)  # fmt: skip
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(clf))
+    np.save(tmp_path / "X.npy", X_test)
+    code = (
+        "import pickle, numpy as np\n"
+        f"m = pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        f"X = np.load({str(tmp_path / 'X.npy')!r})\n"
+        f"np.save({str(tmp_path / 'p.npy')!r}, m.predict_proba(X))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), clf.predict_proba(X_test), atol=1e-6)
+    restored = pickle.loads(path.read_bytes())
+    with pytest.raises(ValueError, match="set_params"):
+        restored.fit(X_train, y_train)
+
+
+def test_coefs_are_for_the_dense_body_only(digit_images):
+    X_train, _, y_train, _ = digit_images
+    clf = AutoHeadClassifier(body=cnn, max_iter=1).fit(X_train, y_train)
+    with pytest.raises(AttributeError, match="model_"):
+        clf.coefs_  # noqa: B018
