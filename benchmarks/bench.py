@@ -280,10 +280,20 @@ def rows_like(X, n):
 
 
 # -- the three contenders --------------------------------------------------------
-def make_skout(kind, epochs, batch_size):
-    """A skout estimator that runs exactly ``epochs`` epochs."""
-    cls = AutoHeadClassifier if kind == "classifier" else AutoHeadRegressor
-    return cls(
+_ESTIMATORS = {
+    ("skout", "classifier"): AutoHeadClassifier,
+    ("skout", "regressor"): AutoHeadRegressor,
+    ("mlp", "classifier"): MLPClassifier,
+    ("mlp", "regressor"): MLPRegressor,
+}
+
+
+def make_exact_epochs(family, kind, epochs, batch_size):
+    """skout or scikit-learn's MLP, set to run exactly ``epochs`` epochs.
+
+    One set of parameters serves both: skout keeps the MLP's names and meanings.
+    """
+    return _ESTIMATORS[family, kind](
         hidden_layer_sizes=(100,),
         max_iter=epochs,
         n_iter_no_change=epochs,
@@ -291,19 +301,16 @@ def make_skout(kind, epochs, batch_size):
         batch_size=batch_size,
         random_state=0,
     )
+
+
+def make_skout(kind, epochs, batch_size):
+    """A skout estimator that runs exactly ``epochs`` epochs."""
+    return make_exact_epochs("skout", kind, epochs, batch_size)
 
 
 def make_mlp(kind, epochs, batch_size):
     """An MLPClassifier/MLPRegressor that runs exactly ``epochs`` epochs."""
-    cls = MLPClassifier if kind == "classifier" else MLPRegressor
-    return cls(
-        hidden_layer_sizes=(100,),
-        max_iter=epochs,
-        n_iter_no_change=epochs,
-        tol=0.0,
-        batch_size=batch_size,
-        random_state=0,
-    )
+    return make_exact_epochs("mlp", kind, epochs, batch_size)
 
 
 def import_keras():
