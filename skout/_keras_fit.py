@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from ._network import get_weights, import_keras, set_weights
+from ._network import get_weights, import_keras, set_weights, to_numpy
 from ._training import StoppingState, TrainResult
 
 
@@ -152,8 +152,8 @@ def train(
             if validation is not None:
                 out = self.model(validation[0], training=False)
                 outputs = [
-                    np.asarray(o, dtype=np.float64)
-                    for o in (out if isinstance(out, (list, tuple)) else [out])
+                    o.astype(np.float64)
+                    for o in to_numpy(out if isinstance(out, (list, tuple)) else [out])
                 ]
                 score = score_fn(outputs, validation)
                 curves["score"].append(score)
@@ -189,7 +189,7 @@ def train(
     return TrainResult(
         weights=get_weights(model, spec),
         best_weights=rule.best_weights,
-        optimizer_state=[np.array(v.numpy()) for v in model.optimizer.variables],
+        optimizer_state=to_numpy(model.optimizer.variables),
         loss_curve=curves["loss"],
         validation_scores=curves["score"],
         validation_losses=curves["val_loss"],

@@ -180,7 +180,7 @@ class BodySpec:
                 if initializer is not None:
                     seeded = _seeded(initializer, int(rng.randint(2**31 - 1)))
                     variable.assign(seeded(variable.shape, dtype=variable.dtype))
-        return [np.array(v.numpy()) for v in self.variables(model)]
+        return get_weights(model, self)
 
 
 def walk_layers(layer):
@@ -322,8 +322,17 @@ def set_weights(model, spec, weights):
         variable.assign(value)
 
 
+def to_numpy(values):
+    """NumPy copies of Keras variables or tensors, on any backend.
+
+    (``.numpy()`` fails on a PyTorch tensor that requires grad.)
+    """
+    keras = import_keras()
+    return [np.array(keras.ops.convert_to_numpy(v)) for v in values]
+
+
 def get_weights(model, spec):
-    return [np.array(v.numpy()) for v in spec.variables(model)]
+    return to_numpy(spec.variables(model))
 
 
 def compiled_predict(model, spec):
