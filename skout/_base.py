@@ -13,7 +13,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.metaestimators import available_if  # noqa: F401
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _devices, _keras_fit, _network, _training
@@ -222,7 +221,6 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
         continuing = fitted and (incremental or self.warm_start)
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=not continuing)
         rng = check_random_state(self.random_state)
-        spec = None
         if continuing:
             if not incremental:
                 self._check_warm_start_target(y)

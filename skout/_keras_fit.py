@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from ._network import get_weights, import_keras, set_weights, to_numpy
-from ._training import StoppingState, TrainResult
+from ._training import TrainResult
 
 
 class StoppingRule:
@@ -168,7 +168,7 @@ def train(
             if verbose:
                 verbose(epoch + 1, curves)
             if hooks is not None and hooks.end_epoch(current, curves["loss"]):
-                stop = self.stopped_by_callback = True
+                stop = True
             self.model.stop_training = stop
 
     rule_callback = _SklearnRule()
@@ -194,9 +194,7 @@ def train(
         validation_scores=curves["score"],
         validation_losses=curves["val_loss"],
         n_iter=n_iter,
-        stopped=bool(model.stop_training)
-        or n_iter < schedule.max_epochs
-        or getattr(rule_callback, "stopped_by_callback", False),
+        stopped=bool(model.stop_training) or n_iter < schedule.max_epochs,
         diverged=rule.diverged,
-        state=rule.state if isinstance(rule.state, StoppingState) else StoppingState(),
+        state=rule.state,
     )

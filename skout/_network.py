@@ -155,15 +155,7 @@ class BodySpec:
         h = body(inputs)
         if len(h.shape) > 2:
             h = keras.layers.Flatten(name="flatten")(h)
-        regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
-        outputs = [
-            keras.layers.Dense(
-                out.units, activation=out.activation, name=f"output_{j}",
-                kernel_regularizer=regularizer,
-            )(h)
-            for j, out in enumerate(self.outputs)
-        ]  # fmt: skip
-        return keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs, name="skout")
+        return attach_heads(keras, inputs, h, self.outputs, l2)
 
     def variables(self, model):
         return list(model.weights)
@@ -276,6 +268,19 @@ def import_keras():
     return keras
 
 
+def attach_heads(keras, inputs, features, outputs, l2=0.0):
+    """A Keras model: ``features`` feeding one ``Dense`` output layer per head."""
+    regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
+    layers = [
+        keras.layers.Dense(
+            out.units, activation=out.activation, name=f"output_{j}",
+            kernel_regularizer=regularizer,
+        )(features)
+        for j, out in enumerate(outputs)
+    ]  # fmt: skip
+    return keras.Model(inputs, layers[0] if len(layers) == 1 else layers, name="skout")
+
+
 def build_model(spec, l2=0.0, seed=None):
     """A functional Keras model for ``spec``, with fresh (unset) weights.
 
@@ -285,27 +290,19 @@ def build_model(spec, l2=0.0, seed=None):
     """
     keras = import_keras()
 
-    def dense(units, activation, name):
-        regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
-        return keras.layers.Dense(
-            units, activation=activation, name=name, kernel_regularizer=regularizer
-        )
-
+    regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
     inputs = keras.Input(shape=(spec.n_features,), name="features")
     h = inputs
     names = spec.layer_names()
     for i, units in enumerate(spec.hidden_layer_sizes):
-        h = dense(units, spec.activation, names[i])(h)
+        h = keras.layers.Dense(
+            units, activation=spec.activation, name=names[i], kernel_regularizer=regularizer
+        )(h)
         if spec.dropout > 0:
             h = keras.layers.Dropout(
                 spec.dropout, seed=None if seed is None else seed + i, name=f"dropout_{i}"
             )(h)
-    n_hidden = len(spec.hidden_layer_sizes)
-    outputs = [
-        dense(out.units, out.activation, names[n_hidden + j])(h)
-        for j, out in enumerate(spec.outputs)
-    ]
-    return keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs, name="skout")
+    return attach_heads(keras, inputs, h, spec.outputs, l2)
 
 
 def dense_variables(model, spec):
