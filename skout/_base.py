@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _devices, _keras_fit, _network, _training
+from . import _engine, _network
 from ._callbacks import CallbackSupportMixin, EpochHooks
 from ._encoding import TargetEncoder
 from ._version import __version__
@@ -23,11 +20,7 @@ from .body import body_model, canonical_config
 from .heads import LOSS_NAMES, check_loss
 
 _FLOAT_DTYPES = (np.float64, np.float32)
-# scikit-learn's MLP opens its divergence error with this sentence; keep it.
-_NON_FINITE = (
-    "Solver produced non-finite parameter weights. The input data may contain "
-    "large values and need to be preprocessed."
-)
+_NON_FINITE = _engine.driver.NON_FINITE
 _SPARSE_ROWS_PER_CHUNK = 4096
 _KERAS_PREDICT_BATCH = 8192
 # Layout of a pickled fitted estimator; bump when it changes incompatibly.
@@ -255,7 +248,7 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
         result = self._train(spec, head, encoder, weights, data, val, rng, incremental, hooks)
         self._set_fitted(head, spec, encoder, y, result, incremental and fitted)
         if hooks is not None:
-            hooks.end_fit(result["weights"], self.loss_curve_)
+            hooks.end_fit(result.weights, self.loss_curve_)
         return self
 
     def _network_spec(self, X, head):
@@ -341,194 +334,23 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
             (*pack(X[val], Y[val], sample_weight[val]), y[val]),
         )
 
-    def _batch_size(self, n_samples):
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        if self.batch_size > n_samples:
-            warnings.warn(
-                f"batch_size={self.batch_size} is larger than the {n_samples} "
-                "training samples; using one batch of all of them.",
-                UserWarning,
-                stacklevel=6,  # the user's call to fit
-            )
-        return min(self.batch_size, n_samples)
-
-    def _trainer_key(self, spec, validation):
-        return _training.TrainerKey(
-            network=spec,
-            optimizer=_training.OptimizerSpec(
-                solver=self.solver,
-                beta_1=float(self.beta_1),
-                beta_2=float(self.beta_2),
-                epsilon=float(self.epsilon),
-                momentum=float(self.momentum),
-                nesterov=bool(self.nesterovs_momentum),
-            ),
-            task=self._task,
-            has_validation=validation is not None,
-            early_stopping=bool(self.early_stopping) and validation is not None,
-            shuffle=bool(self.shuffle),
-            # As in MLP, the schedule applies to solver="sgd" only.
-            learning_rate=self.learning_rate if self.solver == "sgd" else "constant",
-            device=self._device(),
-        )
-
-    def _device(self):
-        if self.device is None:
-            return None
-        if _training.backend_name() != "tensorflow":
-            raise ValueError(
-                f"device={self.device!r} places TensorFlow training; with Keras's "
-                f"{_training.backend_name()!r} backend leave device=None and let "
-                "that backend place it."
-            )
-        return _devices.training_device(self.device)
-
     def _train(self, spec, head, encoder, weights, data, validation, rng, incremental, hooks):
-        key = self._trainer_key(spec, validation)
-        if self.solver == "lbfgs":
-            weights, curve, n_iter, converged = _training.train_lbfgs(
-                key, weights, data[:3], alpha=float(self.alpha), max_iter=self.max_iter,
-                max_fun=self.max_fun, tol=float(self.tol),
-            )  # fmt: skip
-            if not converged:
-                warnings.warn(
-                    f"lbfgs failed to converge after {n_iter} iterations "
-                    f"(max_iter={self.max_iter}, max_fun={self.max_fun}).",
-                    ConvergenceWarning,
-                    stacklevel=5,
-                )
-            state = _training.StoppingState(best_loss=min(curve, default=np.inf))
-            return self._result(weights, curve, [], [], state, None, n_iter, len(data[0]))
-        return self._train_epochs(key, encoder, weights, data, validation, rng, incremental, hooks)
-
-    def _train_epochs(self, key, encoder, weights, data, validation, rng, incremental, hooks):
-        """Mini-batch training: the compiled path, or Keras's fit for callbacks."""
         continuing = incremental and self.__sklearn_is_fitted__()
-        state = self._stopping_state if continuing else _training.StoppingState()
-        optimizer_state = self._optimizer_state if continuing else None
-        seen = self.t_ if continuing else 0
-        first_epoch = self.n_iter_ if continuing else 0
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        max_epochs = 1 if incremental else self.max_iter
-        patience = np.iinfo(np.int32).max
-        if not incremental and np.isfinite(self.n_iter_no_change):
-            patience = int(self.n_iter_no_change)
-        val_triple = None if validation is None else validation[:3]
-        # Quiet fits run every epoch in one compiled call; verbose ones, and
-        # those with scikit-learn callbacks, one epoch per call, so each epoch
-        # can be reported as it ends.
-        # Keras callbacks need Keras's own loop; so do backends other than
-        # TensorFlow, which the compiled path does not serve. Keras's loop runs
-        # every epoch in one call and reports each itself.
-        keras_loop = bool(self.callbacks) or _training.backend_name() != "tensorflow"
-        if keras_loop:
-            chunk = max_epochs
-        else:
-            chunk = 1 if self.verbose or hooks is not None else max_epochs
-        curve, scores, val_losses, best, result = [], [], [], None, None
-        started, done = time.perf_counter(), 0
-        while done < max_epochs:
-            schedule = _training.Schedule(
-                learning_rate=float(self.learning_rate_init),
-                alpha=float(self.alpha),
-                batch_size=self._batch_size(len(data[0])),
-                max_epochs=min(chunk, max_epochs - done),
-                tol=float(self.tol),
-                n_iter_no_change=patience,
-                seed=seed,
-                first_epoch=first_epoch + done,
-                power_t=float(self.power_t),
-                samples_seen=seen + done * len(data[0]),
+        continuation = (
+            _engine.Continuation(
+                stopping_state=self._stopping_state,
+                optimizer_state=self._optimizer_state,
+                samples_seen=self.t_,
+                epochs_done=self.n_iter_,
             )
-            if keras_loop:
-                result = _keras_fit.train(
-                    key, weights, data, validation, schedule,
-                    callbacks=self.callbacks or [],
-                    score_fn=lambda outputs, v: self._score_outputs(encoder, outputs, v[3], v[2]),
-                    verbose=self._progress(started) if self.verbose else None,
-                    state=state,
-                    hooks=hooks,
-                    optimizer_state=optimizer_state,
-                )  # fmt: skip
-            else:
-                if hooks is not None:
-                    hooks.begin_epoch(weights, curve)
-                result = _training.train(
-                    key, weights, data, val_triple, schedule, state, optimizer_state
-                )
-            weights, optimizer_state, state = (
-                result.weights, result.optimizer_state, result.state,
-            )  # fmt: skip
-            best = result.best_weights or best
-            curve += result.loss_curve
-            scores += result.validation_scores
-            val_losses += result.validation_losses
-            done += result.n_iter
-            if not keras_loop and hooks is not None and hooks.end_epoch(result.weights, curve):
-                result.stopped = True  # a callback asked to stop
-                break
-            if self.verbose and not keras_loop:
-                self._progress(started)(done, {"loss": curve, "score": scores,
-                                               "val_loss": val_losses})  # fmt: skip
-            if result.stopped:
-                break
-        diverged = result.diverged or not all(np.isfinite(w).all() for w in weights)
-        if diverged:
-            message = (
-                f"Training diverged at epoch {first_epoch + done}: the loss became "
-                f"{curve[-1]} (or the weights non-finite). Lower learning_rate_init (now "
-                f"{self.learning_rate_init}), scale X (e.g. StandardScaler) or "
-                "raise alpha."
-            )
-            if not (key.early_stopping and best is not None):
-                raise ValueError(f"{_NON_FINITE} {message}")
-            # Early stopping kept the weights of the best (finite) epoch: a
-            # grid search can go on with them.
-            warnings.warn(
-                f"{message} Kept the weights of the best validation epoch.",
-                ConvergenceWarning,
-                stacklevel=5,
-            )
-        elif not incremental and not result.stopped:
-            warnings.warn(
-                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                "reached and the optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=5,  # the user's call to fit
-            )
-        if key.early_stopping and best is not None:
-            weights = best
-        return self._result(
-            weights, curve, scores if validation is not None else None,
-            val_losses if validation is not None else None,
-            state, optimizer_state, done, len(data[0]),
+            if continuing
+            else None
+        )
+        return _engine.train(
+            _engine.EngineOptions.from_estimator(self), spec, weights, data, validation, rng,
+            score_fn=lambda outputs, v: self._score_outputs(encoder, outputs, v[3], v[2]),
+            incremental=incremental, continuation=continuation, hooks=hooks,
         )  # fmt: skip
-
-    @staticmethod
-    def _result(weights, curve, scores, val_losses, state, optimizer_state, n_iter, n):
-        return {
-            "weights": weights,
-            "loss_curve": curve,
-            "validation_scores": scores,
-            "validation_losses": val_losses,
-            "state": state,
-            "optimizer_state": optimizer_state,
-            "n_iter": n_iter,
-            "n_samples": n,
-        }
-
-    def _progress(self, started):
-        """A per-epoch reporter: epoch, loss, validation score and loss, time."""
-
-        def report(epoch, curves):
-            line = f"Iteration {epoch}, loss = {curves['loss'][-1]:.8f}"
-            if curves["score"]:
-                line += f", validation score = {curves['score'][-1]:.6f}"
-                line += f", validation loss = {curves['val_loss'][-1]:.6f}"
-            print(f"{line}, time = {time.perf_counter() - started:.2f}s")
-
-        return report
 
     @staticmethod
     def _network_attributes(head, spec, encoder, y, weights):
@@ -550,24 +372,24 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
 
     def _set_fitted(self, head, spec, encoder, y, result, append):
         for name, value in self._network_attributes(
-            head, spec, encoder, y, result["weights"]
+            head, spec, encoder, y, result.weights
         ).items():
             setattr(self, name, value)
-        scores, val_losses = result["validation_scores"], result["validation_losses"]
+        scores, val_losses = result.validation_scores, result.validation_losses
         if append:  # partial_fit: the curves go on
-            self.loss_curve_ = self.loss_curve_ + result["loss_curve"]
+            self.loss_curve_ = self.loss_curve_ + result.loss_curve
             if scores is not None:
                 self.validation_scores_ = (self.validation_scores_ or []) + scores
                 self.validation_loss_curve_ = (self.validation_loss_curve_ or []) + val_losses
-            self.n_iter_ += result["n_iter"]
-            self.t_ += result["n_samples"] * result["n_iter"]
+            self.n_iter_ += result.n_iter
+            self.t_ += result.n_samples * result.n_iter
         else:
-            self.loss_curve_ = result["loss_curve"]
+            self.loss_curve_ = result.loss_curve
             self.validation_scores_ = scores
             self.validation_loss_curve_ = val_losses
-            self.n_iter_ = result["n_iter"]
-            self.t_ = result["n_samples"] * result["n_iter"]
-        state = result["state"]
+            self.n_iter_ = result.n_iter
+            self.t_ = result.n_samples * result.n_iter
+        state = result.state
         if self.early_stopping:
             self.best_loss_ = None
             self.best_validation_score_ = state.best_score
@@ -577,7 +399,7 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
                 max(self.validation_scores_) if self.validation_scores_ else None
             )
         self._stopping_state = state
-        self._optimizer_state = result["optimizer_state"]
+        self._optimizer_state = result.optimizer_state
         self.__dict__.pop("_keras_model", None)
 
     # -- the fitted network ------------------------------------------------

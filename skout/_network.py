@@ -259,13 +259,10 @@ def forward(spec, weights, X):
 
 
 def import_keras():
-    """Import Keras (and its backend) on first use, quietly."""
-    import os
+    """Import Keras (and its backend) on first use; see :mod:`skout._framework`."""
+    from ._framework import import_keras
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-
-    return keras
+    return import_keras()
 
 
 def attach_heads(keras, inputs, features, outputs, l2=0.0):

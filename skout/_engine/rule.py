@@ -1,0 +1,154 @@
+"""The training rule, written once: loss weighting, L2 term, stopping, schedules.
+
+Every training loop calls these functions; none restates them. They are
+written over an array namespace ``xp`` so that the same code runs as NumPy
+between epochs of a Python loop and as graph operations inside a compiled
+loop (TensorFlow, JAX): ``xp`` needs ``where``, ``minimum``, ``logical_and``,
+``logical_or``, ``logical_not``, ``isfinite``, ``power``, ``sum`` and
+``maximum``. :data:`NUMPY` is the NumPy namespace; compiled loops pass their
+own (see :func:`namespace`).
+
+The conventions are scikit-learn's ``MLPClassifier``/``MLPRegressor``:
+
+- the loss of a mini-batch is ``(sum_i w_i * loss_i + 0.5 * alpha * ||W||^2)
+  / sum_i w_i`` (:func:`batch_objective`), with ``w`` the sample weights
+  (times the class weights); with unit weights this is MLP's
+  ``mean(loss) + 0.5 * alpha * ||W||^2 / batch_size``;
+- the epoch loss is the weighted mean of the batch losses (:func:`epoch_loss`);
+- after each epoch, :func:`after_epoch` applies the ``tol`` /
+  ``n_iter_no_change`` rule (on the training loss, or on the validation score
+  with early stopping), the ``"invscaling"`` and ``"adaptive"`` learning-rate
+  schedules, and says whether to stop.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import NamedTuple
+
+import numpy as np
+
+EPS = 1e-12
+#: The smallest learning rate "adaptive" divides down to, as in MLP.
+MIN_ADAPTIVE_LR = 1e-6
+
+
+class StoppingState(NamedTuple):
+    """scikit-learn's stopping-rule state, carried from epoch to epoch."""
+
+    best_loss: float = np.inf
+    best_score: float = -np.inf
+    no_improvement_count: int = 0
+
+
+class Verdict(NamedTuple):
+    """What :func:`after_epoch` decided."""
+
+    state: StoppingState
+    learning_rate: object  # the rate for the next epoch
+    stop: object  # bool: stop training now
+    improved: object  # bool: the validation score is a new best (early stopping)
+    diverged: object  # bool: the epoch loss is not finite
+
+
+NUMPY = SimpleNamespace(
+    where=np.where,
+    minimum=np.minimum,
+    maximum=np.maximum,
+    logical_and=np.logical_and,
+    logical_or=np.logical_or,
+    logical_not=np.logical_not,
+    isfinite=np.isfinite,
+    power=np.power,
+    sum=np.sum,
+)
+
+
+def namespace(module):
+    """The rule's namespace from an array module (``keras.ops``, ``jax.numpy``, ...)."""
+    return SimpleNamespace(**{name: getattr(module, name) for name in vars(NUMPY)})
+
+
+def batch_objective(xp, per_sample_loss, weights, penalty, alpha):
+    """Mini-batch objective and the batch's total weight.
+
+    Parameters
+    ----------
+    per_sample_loss, weights : arrays of shape (batch,)
+    penalty : scalar
+        Sum of squared kernel entries, ``||W||^2``.
+    alpha : scalar
+        The L2 strength.
+
+    Returns
+    -------
+    objective, weight_sum : scalars
+    """
+    weight_sum = xp.maximum(xp.sum(weights), EPS)
+    objective = (xp.sum(per_sample_loss * weights) + 0.5 * alpha * penalty) / weight_sum
+    return objective, weight_sum
+
+
+def epoch_loss(objective_times_weight_sum, total_weight):
+    """The epoch loss: batch objectives averaged by batch weight."""
+    return objective_times_weight_sum / total_weight
+
+
+def after_epoch(xp, state, *, loss, score, learning_rate, tol, patience, early_stopping,
+                schedule="constant", lr_init=None, power_t=0.5, samples_seen=None):  # fmt: skip
+    """Apply the stopping rule and the learning-rate schedule after an epoch.
+
+    Parameters
+    ----------
+    xp : namespace
+    state : StoppingState
+    loss : scalar
+        This epoch's training loss.
+    score : scalar
+        This epoch's validation score (ignored unless ``early_stopping``).
+    learning_rate : scalar
+        The rate this epoch ran with.
+    tol, patience : scalars
+        ``tol`` and ``n_iter_no_change``.
+    early_stopping : bool (static)
+        Judge the validation score rather than the training loss.
+    schedule : {"constant", "invscaling", "adaptive"} (static)
+    lr_init, power_t, samples_seen : scalars
+        For ``"invscaling"``: ``lr = lr_init / (samples_seen + 1) ** power_t``
+        with ``samples_seen`` counted to the end of this epoch.
+
+    Returns
+    -------
+    Verdict
+
+    Examples
+    --------
+    >>> from skout._engine.rule import NUMPY, StoppingState, after_epoch
+    >>> v = after_epoch(NUMPY, StoppingState(best_loss=1.0, no_improvement_count=2),
+    ...                 loss=0.99995, score=None, learning_rate=0.1, tol=1e-4,
+    ...                 patience=2, early_stopping=False)
+    >>> bool(v.stop), int(v.state.no_improvement_count)
+    (True, 3)
+    """
+    best_loss, best_score, count = state
+    diverged = xp.logical_not(xp.isfinite(loss))
+    if early_stopping:
+        count = xp.where(score < best_score + tol, count + 1, 0)
+        improved = score > best_score
+        best_score = xp.where(improved, score, best_score)
+    else:
+        count = xp.where(loss > best_loss - tol, count + 1, 0)
+        improved = False
+        best_loss = xp.minimum(best_loss, loss)
+    plateau = count > patience
+    if schedule == "invscaling":
+        learning_rate = lr_init / xp.power(samples_seen + 1.0, power_t)
+    elif schedule == "adaptive":
+        # MLP: on a plateau divide the rate by 5 and go on, until it is tiny.
+        shrink = xp.logical_and(plateau, learning_rate > MIN_ADAPTIVE_LR)
+        learning_rate = xp.where(shrink, learning_rate / 5.0, learning_rate)
+        count = xp.where(shrink, 0, count)
+        plateau = xp.logical_and(plateau, xp.logical_not(shrink))
+    stop = xp.logical_or(plateau, diverged)
+    return Verdict(StoppingState(best_loss, best_score, count), learning_rate, stop, improved,
+                   diverged)  # fmt: skip
