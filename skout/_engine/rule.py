@@ -15,6 +15,9 @@ The conventions are scikit-learn's ``MLPClassifier``/``MLPRegressor``:
   (times the class weights); with unit weights this is MLP's
   ``mean(loss) + 0.5 * alpha * ||W||^2 / batch_size``;
 - the epoch loss is the weighted mean of the batch losses (:func:`epoch_loss`);
+- the batches of an epoch are consecutive slices of :func:`epoch_orders`,
+  drawn in NumPy from ``random_state`` so that every loop and backend sees
+  the same batches in the same order;
 - after each epoch, :func:`after_epoch` applies the ``tol`` /
   ``n_iter_no_change`` rule (on the training loss, or on the validation score
   with early stopping), the ``"invscaling"`` and ``"adaptive"`` learning-rate
@@ -67,6 +70,32 @@ NUMPY = SimpleNamespace(
 def namespace(module):
     """The rule's namespace from an array module (``keras.ops``, ``jax.numpy``, ...)."""
     return SimpleNamespace(**{name: getattr(module, name) for name in vars(NUMPY)})
+
+
+def epoch_orders(seed, first_epoch, n_epochs, n_samples, shuffle=True):
+    """The sample order of each epoch: shape (n_epochs, n_samples), int32.
+
+    Epoch ``e`` (counted over the estimator's life, so ``partial_fit`` and
+    chunked runs continue the sequence) is a permutation drawn from
+    ``(seed, e)`` alone; batch ``b`` is ``order[b * batch_size:(b + 1) *
+    batch_size]``.
+
+    Examples
+    --------
+    >>> from skout._engine.rule import epoch_orders
+    >>> a = epoch_orders(7, 0, 3, 5)
+    >>> b = epoch_orders(7, 2, 1, 5)   # the third epoch, on its own
+    >>> bool((a[2] == b[0]).all()), epoch_orders(7, 0, 1, 4, shuffle=False).tolist()
+    (True, [[0, 1, 2, 3]])
+    """
+    if not shuffle:
+        return np.tile(np.arange(n_samples, dtype=np.int32), (n_epochs, 1))
+    return np.stack(
+        [
+            np.random.default_rng([seed, first_epoch + e]).permutation(n_samples).astype(np.int32)
+            for e in range(n_epochs)
+        ]
+    ).reshape(n_epochs, n_samples)
 
 
 def batch_objective(xp, per_sample_loss, weights, penalty, alpha):
