@@ -1,13 +1,17 @@
 """The ``skout`` command line: what head a target needs, and whether a model has it.
 
-``skout inspect DATA --target COLUMN`` reads a CSV, TSV or Parquet file and
-prints the target's type, its class balance (or range), the head skout would
-choose and the Keras code for it. ``skout check MODEL.keras DATA --target
+``skout --version`` prints the version. ``skout inspect DATA --target
+COLUMN`` reads a CSV, TSV or Parquet file and prints the target's type,
+its class balance (or range), the head skout would choose and the Keras
+code for it. ``skout check MODEL.keras DATA --target
 COLUMN`` loads a saved Keras model and runs :func:`skout.doctor.diagnose_head`
 on it; the exit status is 1 when the doctor finds an error.
 
 Bad input (a missing file or column, an unknown format, empty data) exits
 with status 2 and one line on stderr starting with ``skout: error:``.
+Labels and column names are printed through :func:`skout._text.shown`:
+control characters escaped, long names cut, so data cannot write escape
+codes or megabytes to the terminal.
 
 Examples
 --------
@@ -26,12 +30,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ._text import shown
+from ._version import __version__
+
 __all__ = ["main"]
 
 _FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 _COMPRESSIONS = (".gz", ".bz2", ".xz", ".zip", ".zst")
 _TOP = 20
 _WIDTH = 100
+_LABEL = 40
 
 
 class _CliError(Exception):
@@ -54,9 +62,9 @@ def _format_of(path):
         return _FORMATS[suffixes[-2]]
     suffix = suffixes[-1] if suffixes else ""
     if suffix not in _FORMATS:
-        shown = repr(suffix) if suffix else "no extension"
+        found = shown(repr(suffix)) if suffix else "no extension"
         raise _CliError(
-            f"cannot read {path}: unknown data format ({shown}); use a .csv, .tsv, "
+            f"cannot read {path}: unknown data format ({found}); use a .csv, .tsv, "
             ".parquet or .pq file"
         )
     return _FORMATS[suffix]
@@ -93,9 +101,10 @@ def _read_table(name):
 
 
 def _columns_text(data):
-    names = [str(c) for c in data.columns]
-    shown = ", ".join(names[:10])
-    return shown + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
+    names = [shown(c) for c in data.columns[:10]]
+    return ", ".join(names) + (
+        f", ... ({len(data.columns)} in all)" if len(data.columns) > 10 else ""
+    )
 
 
 def _target_columns(data, spec, path):
@@ -106,7 +115,8 @@ def _target_columns(data, spec, path):
     for name in wanted:
         if name not in by_name:
             raise _CliError(
-                f"no column {name!r} in {path}; available columns: {_columns_text(data)}"
+                f"no column {shown(repr(name))} in {path}; available columns: "
+                f"{_columns_text(data)}"
             )
     return [by_name[name] for name in wanted]
 
@@ -119,7 +129,7 @@ def _read_target(args):
     complete = frame.notna().all(axis=1).to_numpy()
     frame = frame[complete]
     if len(frame) == 0:
-        raise _CliError(f"the target {args.target!r} has no values in {args.data}")
+        raise _CliError(f"the target {shown(repr(args.target))} has no values in {args.data}")
     return data, frame, int((~complete).sum())
 
 
@@ -170,10 +180,11 @@ def _balance_lines(values, indent="  "):
 
     counts = pd.Series(values).value_counts(sort=True)
     total = int(counts.sum())
-    width = max(5, *(len(str(k)) for k in counts.index[:_TOP]))
+    labels = [shown(k) for k in counts.index[:_TOP]]
+    width = max(5, *(len(label) for label in labels))
     lines = [f"{indent}{'class':<{width}}  {'count':>7}  {'share':>6}"]
-    for label, n in counts.iloc[:_TOP].items():
-        lines.append(f"{indent}{label!s:<{width}}  {int(n):>7}  {_share(int(n), total):>6}")
+    for label, n in zip(labels, counts.iloc[:_TOP]):
+        lines.append(f"{indent}{label:<{width}}  {int(n):>7}  {_share(int(n), total):>6}")
     if len(counts) > _TOP:
         rest = int(counts.iloc[_TOP:].sum())
         lines.append(
@@ -185,7 +196,7 @@ def _balance_lines(values, indent="  "):
 
 def _indicator_lines(frame):
     total = len(frame)
-    names = [str(c) for c in frame.columns]
+    names = [shown(c) for c in frame.columns]
     width = max(5, *(len(n) for n in names[:_TOP]))
     lines = [f"  {'label':<{width}}  {'rows with 1':>11}  {'share':>6}"]
     values = frame.to_numpy().astype(np.float64)
@@ -198,7 +209,7 @@ def _indicator_lines(frame):
 
 
 def _regression_lines(frame):
-    names = [str(c) for c in frame.columns]
+    names = [shown(c) for c in frame.columns]
     width = max(6, *(len(n) for n in names))
     lines = [f"  {'column':<{width}}  {'min':>11}  {'mean':>11}  {'max':>11}  {'std':>11}"]
     for name, col in zip(names, frame.columns):
@@ -224,14 +235,40 @@ def _type_text(head):
     return kind
 
 
+def _names(columns):
+    shown_names = [shown(c) for c in columns[:_TOP]]
+    more = f", ... ({len(columns)} in all)" if len(columns) > _TOP else ""
+    return ", ".join(shown_names) + more
+
+
+def _quoted(column):
+    """A column name as a Python string literal, escaped and cut."""
+    return shown(repr(str(column)), limit=2 * _LABEL)
+
+
+def _xy_line(frame):
+    """How to cut the data into X and y: a 1-D y for one column, a 2-D y for several."""
+    cols = frame.columns
+    names = ", ".join(_quoted(c) for c in cols[:_TOP]) + (", ..." if len(cols) > _TOP else "")
+    if len(cols) == 1:
+        # data['col'] is a Series: predict returns (n,) labels, as y had. data[['col']]
+        # would be an (n, 1) frame, and predict would return an (n, 1) column.
+        y, shape = f"data[{names}]", "1-D: predict returns shape (n,)"
+    else:
+        y, shape = f"data[[{names}]]", f"2-D: predict returns shape (n, {len(cols)})"
+    return f"  with y = {y} ({shape}), X = data.drop(columns=[{names}])"
+
+
 def _inspect(args):
+    from .heads import DECODINGS
+
     data, frame, dropped = _read_target(args)
     y = _y_of(frame)
     estimator = _estimator(args, y)
     head = _choose(y, estimator)
     out = [
         f"data:         {args.data} ({len(data)} rows, {data.shape[1]} columns)",
-        f"target:       {', '.join(str(c) for c in frame.columns)}",
+        f"target:       {_names(frame.columns)}",
         f"rows:         {len(frame)}"
         + (f" ({_rows(dropped)} with a missing target left out)" if dropped else ""),
         f"target type:  {_type_text(head)}",
@@ -244,7 +281,7 @@ def _inspect(args):
     elif kind == "multiclass-multioutput":
         out.append("class balance, per column:")
         for col in frame.columns:
-            out += [f"  column {str(col)!r}:", *_balance_lines(frame[col].to_numpy(), "    ")]
+            out += [f"  column {_quoted(col)}:", *_balance_lines(frame[col].to_numpy(), "    ")]
     else:
         out += ["target values:", *_regression_lines(frame)]
     units = head.units if isinstance(head.units, int) else list(head.units)
@@ -255,17 +292,12 @@ def _inspect(args):
         f"  units:       {units}",
         f"  activation:  {activation}",
         f"  loss:        {loss}",
-        f"  decoding:    {head.decoding}",
+        f"  decoding:    {head.decoding} ({DECODINGS[head.decoding].summary})",
         "Keras code:",
         *(f"  {line}" for line in head.keras_code().splitlines()),
     ]
     cls = "AutoHeadClassifier" if head.is_classifier else "AutoHeadRegressor"
-    target = ", ".join(repr(str(c)) for c in frame.columns)
-    out += [
-        "skout:",
-        f"  {cls}().fit(X, y)  # y = data[[{target}]], X = the other columns; "
-        "picks this head itself",
-    ]
+    out += ["skout:", f"  {cls}().fit(X, y)  # picks this head itself", _xy_line(frame)]
     if kind == "binary":
         out.append("  (binary_head='softmax' gives Dense(2, activation='softmax') instead)")
     numeric_labels = kind in ("multiclass", "multiclass-multioutput") and y.dtype.kind in "iuf"
@@ -330,7 +362,7 @@ def _check(args):
     print(
         f"data:    {args.data} ({len(frame)} rows"
         + (f", {_rows(dropped)} with a missing target left out" if dropped else "")
-        + f"), target {', '.join(str(c) for c in frame.columns)}"
+        + f"), target {_names(frame.columns)}"
     )
     if note:
         print(note)
@@ -377,6 +409,9 @@ def _parser():
         prog="skout",
         description="Which output layer, loss and decoding a target needs, and whether a "
         "saved Keras model has them.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"skout {__version__}", help="print the version"
     )
     subs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     inspect = subs.add_parser(
@@ -425,5 +460,6 @@ def main(argv=None):
     try:
         return args.func(args)
     except _CliError as exc:
-        print(f"skout: error: {exc}", file=sys.stderr)
+        # one line, whatever the data put in it
+        print(f"skout: error: {shown(exc, limit=2000)}", file=sys.stderr)
         return 2

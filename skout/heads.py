@@ -31,13 +31,19 @@ import numpy as np
 from sklearn.utils.multiclass import type_of_target
 
 __all__ = [
+    "DECODINGS",
     "HEAD_TABLE",
+    "LOSS_TABLE",
     "TARGET_TYPES",
+    "Decoding",
     "Head",
     "HeadRule",
+    "LossRule",
     "OutputHead",
     "check_loss",
     "choose_head",
+    "loss_rule",
+    "output_decoding",
     "resolve_loss",
 ]
 
@@ -161,35 +167,205 @@ _CLASSIFIER_TYPES = (
 )
 _REGRESSOR_TYPES = ("continuous", "continuous-multioutput")
 
-# Loss families: which output activation each loss can train, and whether it
-# reads class indices ("sparse") or rows of probabilities ("dense").
-_LOSS_ALIASES = {
-    "bce": "binary_crossentropy",
-    "binary_crossentropy": "binary_crossentropy",
-    "binary_focal_crossentropy": "binary_focal_crossentropy",
-    "categorical_crossentropy": "categorical_crossentropy",
-    "cce": "categorical_crossentropy",
-    "categorical_focal_crossentropy": "categorical_focal_crossentropy",
-    "sparse_categorical_crossentropy": "sparse_categorical_crossentropy",
-    "scce": "sparse_categorical_crossentropy",
-    "mse": "mean_squared_error",
-    "mean_squared_error": "mean_squared_error",
-    "squared_error": "mean_squared_error",
-    "mae": "mean_absolute_error",
-    "mean_absolute_error": "mean_absolute_error",
-    "absolute_error": "mean_absolute_error",
-    "huber": "huber",
-    "log_cosh": "log_cosh",
-}
-_SIGMOID_LOSSES = ("binary_crossentropy", "binary_focal_crossentropy")
-_SOFTMAX_LOSSES = (
-    "sparse_categorical_crossentropy",
-    "categorical_crossentropy",
-    "categorical_focal_crossentropy",
+
+@dataclass(frozen=True)
+class LossRule:
+    """One Keras loss, as the head table and the doctor read it.
+
+    Attributes
+    ----------
+    name : str
+        Keras's name for the loss.
+    family : {"binary", "sparse", "categorical", "regression"}
+        What it reads: one yes/no probability per unit (``"binary"``), one
+        class index per row (``"sparse"``), a row of class probabilities
+        (``"categorical"``) or numbers to approach (``"regression"``).
+    activation : {"sigmoid", "softmax", "linear"}
+        The output activation it trains.
+    keras_class : str
+        Its class in ``keras.losses``.
+    aliases : tuple of str
+        Other names ``loss=`` accepts for it.
+    other_names : tuple of str
+        Further spellings found in saved models (read by the doctor only).
+    trainable : bool
+        Whether skout's estimators accept it as ``loss=``; the others are
+        known to the doctor only.
+    """
+
+    name: str
+    family: str
+    activation: str
+    keras_class: str
+    aliases: tuple[str, ...] = ()
+    other_names: tuple[str, ...] = ()
+    trainable: bool = True
+
+
+#: Every loss skout knows, one :class:`LossRule` per Keras loss.
+LOSS_TABLE: tuple[LossRule, ...] = (
+    LossRule("binary_crossentropy", "binary", "sigmoid", "BinaryCrossentropy", ("bce",)),
+    LossRule("binary_focal_crossentropy", "binary", "sigmoid", "BinaryFocalCrossentropy"),
+    LossRule(
+        "sparse_categorical_crossentropy",
+        "sparse",
+        "softmax",
+        "SparseCategoricalCrossentropy",
+        ("scce",),
+    ),
+    LossRule(
+        "categorical_crossentropy", "categorical", "softmax", "CategoricalCrossentropy", ("cce",)
+    ),
+    LossRule(
+        "categorical_focal_crossentropy", "categorical", "softmax", "CategoricalFocalCrossentropy"
+    ),
+    LossRule(
+        "kl_divergence",
+        "categorical",
+        "softmax",
+        "KLDivergence",
+        other_names=("kld", "kullback_leibler_divergence"),
+        trainable=False,
+    ),
+    LossRule(
+        "mean_squared_error", "regression", "linear", "MeanSquaredError", ("mse", "squared_error")
+    ),
+    LossRule(
+        "mean_absolute_error",
+        "regression",
+        "linear",
+        "MeanAbsoluteError",
+        ("mae", "absolute_error"),
+    ),
+    LossRule("huber", "regression", "linear", "Huber", other_names=("huber_loss",)),
+    LossRule("log_cosh", "regression", "linear", "LogCosh", other_names=("logcosh",)),
+    LossRule(
+        "mean_absolute_percentage_error",
+        "regression",
+        "linear",
+        "MeanAbsolutePercentageError",
+        other_names=("mape",),
+        trainable=False,
+    ),
+    LossRule(
+        "mean_squared_logarithmic_error",
+        "regression",
+        "linear",
+        "MeanSquaredLogarithmicError",
+        other_names=("msle",),
+        trainable=False,
+    ),
+    LossRule("poisson", "regression", "linear", "Poisson", trainable=False),
 )
-_LINEAR_LOSSES = ("mean_squared_error", "mean_absolute_error", "huber", "log_cosh")
+
+_LOSS_ALIASES = {n: r.name for r in LOSS_TABLE if r.trainable for n in (r.name, *r.aliases)}
+_LOSS_BY_ANY_NAME = {n: r for r in LOSS_TABLE for n in (r.name, *r.aliases, *r.other_names)}
+_SIGMOID_LOSSES, _SOFTMAX_LOSSES, _LINEAR_LOSSES = (
+    tuple(r.name for r in LOSS_TABLE if r.trainable and r.activation == act)
+    for act in ("sigmoid", "softmax", "linear")
+)
 #: Every loss name ``loss=`` accepts, aliases included.
 LOSS_NAMES: tuple[str, ...] = tuple(sorted(_LOSS_ALIASES))
+
+
+def loss_rule(name):
+    """The :class:`LossRule` for a loss name or alias, or None if skout does not know it.
+
+    Examples
+    --------
+    >>> loss_rule("cce").family
+    'categorical'
+    >>> loss_rule("mape").name, loss_rule("mape").trainable
+    ('mean_absolute_percentage_error', False)
+    >>> loss_rule("my_loss") is None
+    True
+    """
+    return _LOSS_BY_ANY_NAME.get(str(name).lower())
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How network outputs become predictions: one entry of :data:`DECODINGS`.
+
+    Attributes
+    ----------
+    name : str
+        The value of :attr:`Head.decoding`.
+    summary : str
+        What it does, in words.
+    code : str
+        The NumPy line that decodes ``model.predict(X)`` this way: a template
+        with ``{pred}`` (the network's output), ``{classes}`` (the class
+        labels), ``{cut}`` (``0.5`` on probabilities, ``0`` on logits) and
+        ``{k}`` (the number of units).
+    """
+
+    name: str
+    summary: str
+    code: str
+
+    def keras_code(self, *, pred="model.predict(X)", classes="classes", cut="0.5", k="K"):
+        """The decoding line, filled in.
+
+        Examples
+        --------
+        >>> DECODINGS["binary threshold"].keras_code()
+        'labels = classes[(model.predict(X)[:, 0] >= 0.5).astype(int)]'
+        """
+        return self.code.format(pred=pred, classes=classes, cut=cut, k=k)
+
+
+#: The decodings of :attr:`Head.decoding`, by name.
+DECODINGS: dict[str, Decoding] = {
+    d.name: d
+    for d in (
+        Decoding(
+            "argmax",
+            "the most probable class: classes[argmax] of the K probabilities",
+            "labels = {classes}[np.argmax({pred}, axis=1)]",
+        ),
+        Decoding(
+            "binary threshold",
+            "threshold at 0.5 on P(class 1), the one sigmoid unit: classes[1] where it "
+            "is >= 0.5, else classes[0]",
+            "labels = {classes}[({pred}[:, 0] >= {cut}).astype(int)]",
+        ),
+        Decoding(
+            "one-hot",
+            "one-hot rows of the most probable class",
+            "onehot = np.eye({k})[np.argmax({pred}, axis=1)]",
+        ),
+        Decoding(
+            "threshold",
+            "a 0/1 matrix: each label's own probability thresholded at 0.5",
+            "indicator = ({pred} >= {cut}).astype(int)",
+        ),
+        Decoding(
+            "argmax per output",
+            "each output on its own: threshold at 0.5 for one sigmoid unit, else argmax",
+            "labels = [{classes}[j][(p[:, 0] >= {cut}).astype(int) if p.shape[1] == 1 "
+            "else np.argmax(p, axis=1)] for j, p in enumerate({pred})]",
+        ),
+        Decoding("identity", "the network's values, as they are", "values = {pred}"),
+    )
+}
+
+
+def output_decoding(target_type, output):
+    """The decoding of one output layer of a head for ``target_type``.
+
+    Examples
+    --------
+    >>> output_decoding("binary", OutputHead(1, "sigmoid", "binary_crossentropy"))
+    'binary threshold'
+    >>> output_decoding("binary", OutputHead(2, "softmax", "sparse_categorical_crossentropy"))
+    'argmax'
+    """
+    if target_type.startswith("continuous"):
+        return "identity"
+    if target_type in ("one-hot", "multilabel-indicator"):
+        return {"one-hot": "one-hot", "multilabel-indicator": "threshold"}[target_type]
+    return "binary threshold" if output.units == 1 else "argmax"
 
 
 @dataclass(frozen=True)
@@ -253,10 +429,12 @@ class Head:
         One output layer, or one per target column for
         ``"multiclass-multioutput"``.
     decoding : str
-        How network outputs become predictions: ``"argmax"`` (labels from
-        the most probable class), ``"one-hot"`` (one-hot rows of the argmax),
-        ``"threshold"`` (a 0/1 matrix, probability >= 0.5), ``"argmax per
-        output"`` or ``"identity"`` (regression).
+        How network outputs become predictions, a key of :data:`DECODINGS`:
+        ``"argmax"`` (labels from the most probable class), ``"binary
+        threshold"`` (one sigmoid unit: ``classes[1]`` where P(class 1) >=
+        0.5), ``"one-hot"`` (one-hot rows of the argmax), ``"threshold"`` (a
+        0/1 matrix, probability >= 0.5), ``"argmax per output"`` or
+        ``"identity"`` (regression).
 
     Examples
     --------
@@ -311,18 +489,7 @@ class Head:
             layers = (
                 "outputs = [" + ", ".join(f"{o.keras_code()}(hidden)" for o in self.outputs) + "]"
             )
-        decode = {
-            "argmax": "labels = classes[np.argmax(model.predict(X), axis=1)]",
-            "one-hot": "onehot = np.eye(K)[np.argmax(model.predict(X), axis=1)]",
-            "threshold": "indicator = (model.predict(X) >= 0.5).astype(int)",
-            "argmax per output": (
-                "labels = [classes[j][np.argmax(p, axis=1)] "
-                "for j, p in enumerate(model.predict(X))]"
-            ),
-            "identity": "values = model.predict(X)",
-        }[self.decoding]
-        if self.decoding == "argmax" and self.outputs[0].units == 1:
-            decode = "labels = classes[(model.predict(X)[:, 0] >= 0.5).astype(int)]"
+        decode = DECODINGS[self.decoding].keras_code(k=self.units)
         return f"{layers}\nmodel.compile(loss={self.loss!r}, ...)\n{decode}"
 
     def __repr__(self):
@@ -439,7 +606,8 @@ def choose_head(y, *, estimator="classifier", binary_head="sigmoid"):
     if kind in ("binary", "multiclass"):
         n_classes = _n_unique(y_arr.reshape(len(y_arr), -1)[:, 0] if y_arr.ndim == 2 else y_arr)
         _check_n_classes(n_classes, "y")
-        return Head(kind, (_label_output(n_classes, binary_head),), "argmax")
+        out = _label_output(n_classes, binary_head)
+        return Head(kind, (out,), output_decoding(kind, out))
     if kind == "one-hot":
         out = OutputHead(y_arr.shape[1], "softmax", "categorical_crossentropy")
         return Head(kind, (out,), "one-hot")

@@ -22,9 +22,25 @@ SCCE, CCE, BCE, MSE = (
 
 # (y, choose_head kwargs, target_type, units, activation, loss, decoding)
 TABLE_CASES = {
-    "binary-int": (np.array([0, 1, 1, 0]), {}, "binary", 1, "sigmoid", BCE, "argmax"),
-    "binary-str": (np.array(["no", "yes", "no"]), {}, "binary", 1, "sigmoid", BCE, "argmax"),
-    "binary-bool": (np.array([True, False, True]), {}, "binary", 1, "sigmoid", BCE, "argmax"),
+    "binary-int": (np.array([0, 1, 1, 0]), {}, "binary", 1, "sigmoid", BCE, "binary threshold"),
+    "binary-str": (
+        np.array(["no", "yes", "no"]),
+        {},
+        "binary",
+        1,
+        "sigmoid",
+        BCE,
+        "binary threshold",
+    ),
+    "binary-bool": (
+        np.array([True, False, True]),
+        {},
+        "binary",
+        1,
+        "sigmoid",
+        BCE,
+        "binary threshold",
+    ),
     "binary-categorical": (
         pd.Series(pd.Categorical(["x", "y", "x"])),
         {},
@@ -32,7 +48,7 @@ TABLE_CASES = {
         1,
         "sigmoid",
         BCE,
-        "argmax",
+        "binary threshold",
     ),
     "binary-softmax": (
         np.array([0, 1, 1, 0]),
