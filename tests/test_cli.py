@@ -159,6 +159,56 @@ def test_inspect_leaves_out_rows_with_a_missing_target(capsys, tmp_path):
     assert "rows:         3 (1 row with a missing target left out)" in out
 
 
+def test_inspect_suggests_a_1d_target_whose_predict_returns_labels(capsys, data_dir, frame):
+    status, out, _ = run(capsys, "inspect", data_dir / "data.csv", "--target", "species")
+    assert status == 0
+    assert "y = data['species'] (1-D: predict returns shape (n,))" in out
+    assert "X = data.drop(columns=['species'])" in out
+    assert "data[['species']]" not in out
+    # the suggestion, followed: predict gives one label per row, not an (n, 1) column
+    from skout import AutoHeadClassifier
+
+    data = pd.read_csv(data_dir / "data.csv")
+    y, X = data["species"], data.drop(columns=["species"])[["x1", "x2"]]
+    clf = AutoHeadClassifier(hidden_layer_sizes=(2,), max_iter=2, random_state=0).fit(X, y)
+    assert clf.predict(X).shape == (N,)
+    # several columns make a 2-D target, and the suggestion says so
+    status, out, _ = run(capsys, "inspect", data_dir / "data.csv", "--target", "a,b")
+    assert "y = data[['a', 'b']] (2-D: predict returns shape (n, 2))" in out
+
+
+def test_inspect_binary_decoding_is_the_threshold_its_code_applies(capsys, data_dir):
+    status, out, _ = run(capsys, "inspect", data_dir / "data.csv", "--target", "spam")
+    assert status == 0
+    (decoding,) = [line for line in out.splitlines() if line.startswith("  decoding:")]
+    assert "binary threshold" in decoding and "0.5 on P(class 1)" in decoding
+    assert "argmax" not in decoding
+    (code,) = [line.strip() for line in out.splitlines() if line.strip().startswith("labels =")]
+    assert code == "labels = classes[(model.predict(X)[:, 0] >= 0.5).astype(int)]"
+    # the printed line decodes as stated: classes[1] from P(class 1) >= 0.5 on
+    model = type("Model", (), {"predict": lambda self, X: np.array([[0.2], [0.5], [0.9]])})()
+    scope = {"np": np, "classes": np.array(["ham", "spam"]), "model": model, "X": None}
+    exec(code, scope)
+    assert scope["labels"].tolist() == ["ham", "spam", "spam"]
+
+
+def test_inspect_prints_hostile_labels_escaped_and_cut(capsys, tmp_path):
+    ansi = "\x1b[31mRED\x1b[0m"
+    huge = "z" * 3_000_000
+    pd.DataFrame(
+        {"x": [1, 2, 3, 4, 5, 6], "\x1b[2Jlabel": ["ok", ansi, huge, "ok", ansi, huge]}
+    ).to_csv(tmp_path / "hostile.csv", index=False)
+    status, out, err = run(capsys, "inspect", tmp_path / "hostile.csv", "--target", "\x1b[2Jlabel")
+    assert status == 0, err
+    assert "\x1b" not in out  # no raw escape reaches the terminal
+    assert "\\x1b[31mRED\\x1b[0m" in out  # shown escaped, as repr would
+    assert "z" * 37 + "..." in out and "z" * 41 not in out
+    assert len(out) < 3_000  # not 3 copies of a 3 MB label
+    # a missing column is named escaped in the one-line error
+    status, out, err = run(capsys, "inspect", tmp_path / "hostile.csv", "--target", "y\x07")
+    assert_one_line_error(status, out, err, "\\x07")
+
+
 # -------------------------------------------------------------------- check
 
 
@@ -308,6 +358,28 @@ def test_python_m_skout_help():
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: skout")
     assert "inspect" in result.stdout and "check" in result.stdout
+
+
+FRAMEWORKS = ("keras", "tensorflow", "jax", "torch")
+
+
+def test_version_in_a_fresh_interpreter_imports_no_framework():
+    """``python -m skout --version``, run as ``-m`` does, then the modules it left loaded."""
+    from skout._version import __version__
+
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['skout', '--version']\n"
+        "try:\n"
+        "    runpy.run_module('skout', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit as exc:\n"
+        "    status = exc.code\n"
+        f"print(sorted(m for m in {FRAMEWORKS!r} if m in sys.modules))\n"
+        "sys.exit(status)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [f"skout {__version__}", "[]"]
 
 
 def test_the_skout_script_is_declared():
