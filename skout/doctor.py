@@ -34,12 +34,12 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils.multiclass import type_of_target
 
-from .heads import OutputHead, choose_head, resolve_loss
+from ._text import shown
+from .doctor_catalogue import BY_CODE, SEVERITIES
+from .heads import DECODINGS, OutputHead, choose_head, loss_rule, output_decoding
 
 __all__ = ["SEVERITIES", "Finding", "HeadMismatchError", "check_head", "diagnose_head"]
 
-#: The severities a :class:`Finding` can have, most serious first.
-SEVERITIES = ("error", "warning", "info")
 
 BCE, SCCE, CCE, MSE = (
     "binary_crossentropy",
@@ -61,7 +61,9 @@ class Finding:
         way it should. ``"info"``: nothing to fix, something to know.
     code : str
         A short stable identifier, such as ``"sigmoid-multiclass"``,
-        ``"units-mismatch"``, ``"loss-mismatch"`` or ``"ok"``.
+        ``"units-mismatch"``, ``"loss-mismatch"`` or ``"ok"``: one of
+        :data:`skout.doctor_catalogue.CATALOGUE`, which says for each code
+        what it looks like, why it fails and how to fix it.
     message : str
         What was found, naming the layer, units, activation and loss.
     fix : str
@@ -85,6 +87,22 @@ class Finding:
     def __post_init__(self):
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {SEVERITIES}, got {self.severity!r}.")
+        # The doctor reports only what its catalogue documents.
+        if self.code not in BY_CODE:
+            raise ValueError(
+                f"Unknown finding code {self.code!r}: the codes are those of "
+                f"skout.doctor_catalogue.CATALOGUE ({', '.join(BY_CODE)})."
+            )
+        if self.severity not in BY_CODE[self.code].severities:
+            raise ValueError(
+                f"A {self.code!r} finding is reported as "
+                f"{' or '.join(BY_CODE[self.code].severities)}, not {self.severity!r}."
+            )
+
+    @property
+    def kind(self):
+        """This code's :class:`~skout.doctor_catalogue.FindingKind`: symptom, why, fix."""
+        return BY_CODE[self.code]
 
     def __str__(self):
         text = f"{self.severity} [{self.code}]: {self.message}"
@@ -300,51 +318,30 @@ class _Loss:
 
     @property
     def family(self):
+        """The loss family of :data:`skout.heads.LOSS_TABLE`, "none" or "other"."""
         if self.name is None:
             return "none"
-        return _LOSS_FAMILY.get(self.name, "other")
+        rule = loss_rule(self.name)
+        return rule.family if rule is not None else "other"
+
+    @property
+    def logits_class(self):
+        """The ``keras.losses`` class that takes ``from_logits=True`` for this loss."""
+        rule = loss_rule(self.name or "")
+        if rule is not None and rule.name.endswith("crossentropy"):
+            return rule.keras_class
+        return "CategoricalCrossentropy"
 
 
-_LOSS_FAMILY = {
-    "binary_crossentropy": "binary",
-    "binary_focal_crossentropy": "binary",
-    "sparse_categorical_crossentropy": "sparse",
-    "categorical_crossentropy": "categorical",
-    "categorical_focal_crossentropy": "categorical",
-    "kl_divergence": "categorical",
-    "mean_squared_error": "regression",
-    "mean_absolute_error": "regression",
-    "huber": "regression",
-    "log_cosh": "regression",
-    "mean_absolute_percentage_error": "regression",
-    "mean_squared_logarithmic_error": "regression",
-    "poisson": "regression",
-}
 _CROSS_ENTROPY = ("binary", "sparse", "categorical")
-_LOSS_NAME_FIXUPS = {
-    "huber_loss": "huber",
-    "logcosh": "log_cosh",
-    "kld": "kl_divergence",
-    "kullback_leibler_divergence": "kl_divergence",
-}
-_LOSS_CLASSES = {
-    "binary_crossentropy": "BinaryCrossentropy",
-    "binary_focal_crossentropy": "BinaryFocalCrossentropy",
-    "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
-    "categorical_crossentropy": "CategoricalCrossentropy",
-    "categorical_focal_crossentropy": "CategoricalFocalCrossentropy",
-}
 
 
 def _canonical_loss(raw):
+    """Keras's name for a loss, from skout's loss table or (failing that) from Keras."""
     raw = str(raw)
-    try:
-        return resolve_loss(raw)
-    except ValueError:
-        pass
-    name = _LOSS_NAME_FIXUPS.get(raw.lower(), raw.lower())
-    if name in _LOSS_FAMILY:
-        return name
+    rule = loss_rule(raw)
+    if rule is not None:
+        return rule.name
     try:
         import keras
 
@@ -354,7 +351,8 @@ def _canonical_loss(raw):
     found_name = getattr(getattr(found, "fn", None), "__name__", None) or getattr(
         found, "__name__", getattr(found, "name", raw)
     )
-    return _LOSS_NAME_FIXUPS.get(found_name, found_name)
+    rule = loss_rule(found_name)
+    return rule.name if rule is not None else found_name
 
 
 def _read_loss(loss):
@@ -378,7 +376,8 @@ def _read_loss(loss):
     )
     name = _canonical_loss(raw)
     if from_logits:
-        text = f"loss={_LOSS_CLASSES.get(name, type(loss).__name__)}(from_logits=True)"
+        rule = loss_rule(name)
+        text = f"loss={rule.keras_class if rule else type(loss).__name__}(from_logits=True)"
     else:
         text = f"loss={name!r}"
     return _Loss(name, from_logits, text)
@@ -451,7 +450,8 @@ def _targets(head, y):
 
 def _classes_text(y):
     classes = np.unique(np.asarray(y).ravel())
-    return ", ".join(repr(c.item() if hasattr(c, "item") else c) for c in classes[:2])
+    # repr, escaped and cut: a label is data, and may be long or hold escape codes
+    return ", ".join(shown(repr(c.item() if hasattr(c, "item") else c)) for c in classes[:2])
 
 
 def _guess_estimator(y, losses):
@@ -506,16 +506,14 @@ def _fix_text(option, target, loss):
 
 
 def _decode_line(option, target, j=None, logits=False):
-    col = "" if j is None else f"[{j}]"
-    classes = "classes" if j is None else f"classes_{j}"
-    cut = "0" if logits else "0.5"  # a logit of 0 is a probability of 0.5
-    if option.activation == "sigmoid" and option.units == 1:
-        return f"labels = {classes}[(model.predict(X){col}[:, 0] >= {cut}).astype(int)]"
-    if target.multilabel:
-        return f"indicator = (model.predict(X) >= {cut}).astype(int)"
-    if target.kind == "one-hot":
-        return f"onehot = np.eye({option.units})[np.argmax(model.predict(X), axis=1)]"
-    return f"labels = {classes}[np.argmax(model.predict(X){col}, axis=1)]"
+    """The head table's decoding of ``option``, as a line for output ``j``."""
+    decoding = DECODINGS[output_decoding(target.kind, option)]
+    return decoding.keras_code(
+        pred="model.predict(X)" + ("" if j is None else f"[{j}]"),
+        classes="classes" if j is None else f"classes_{j}",
+        cut="0" if logits else "0.5",  # a logit of 0 is a probability of 0.5
+        k=option.units,
+    )
 
 
 def _decode_finding(out, option, target, logits, j):
@@ -646,7 +644,7 @@ def _label_output(out, loss, options, target, where, j):
             f"probabilities between 0 and 1 (from_logits=False), so the loss is computed on "
             f"clipped values and the network does not learn properly.",
             f"{option.keras_code()}, or keep the linear output and compile with "
-            f"loss=keras.losses.{_LOSS_CLASSES.get(loss.name, 'CategoricalCrossentropy')}"
+            f"loss=keras.losses.{loss.logits_class}"
             f"(from_logits=True)",
         )
     if structural is not None:

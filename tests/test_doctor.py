@@ -3,9 +3,11 @@
 Every model here is built (never trained): a Dense output on 4 inputs.
 """
 
+import ast
 import doctest
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -14,8 +16,10 @@ from keras import layers
 
 import skout.doctor
 from skout.doctor import Finding, HeadMismatchError, check_head, diagnose_head
+from skout.doctor_catalogue import BY_CODE, CATALOGUE, catalogue_rst
 from skout.heads import choose_head
 
+ROOT = Path(__file__).resolve().parents[1]
 SCCE, CCE, BCE, MSE = (
     "sparse_categorical_crossentropy",
     "categorical_crossentropy",
@@ -449,3 +453,148 @@ def test_importing_the_doctor_does_not_import_keras():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ------------------------------------------------------------ the catalogue
+
+# The targets the catalogue's examples name, as arrays.
+CATALOGUE_TARGETS = {
+    "binary labels": np.array(["class1", "class2", "class1", "class2"]),
+    "3 class labels": LABELS3,
+    "one-hot, 3 classes": ONE_HOT3,
+    "one-hot, 201 classes": np.eye(201, dtype=int)[np.arange(402) % 201],
+    "multilabel, 3 labels": MULTILABEL3,
+    "2 label columns": np.column_stack([["yes", "no", "yes", "no"], ["a", "b", "c", "a"]]),
+    "numbers from 12.5 to 250": np.array([12.5, 250.0, 33.1, 140.7, 99.9]),
+    "2 number columns": np.column_stack([CONTINUOUS, -CONTINUOUS]),
+    "whole numbers": np.array([3, 10, 25, 7, 18, 3]),
+}
+
+
+def seed_image_model(*head):
+    """The seeds' image classifiers (001, 003), tiny: Conv2D, BatchNorm, pooling, then ``head``."""
+    return keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            layers.Conv2D(2, (3, 3), activation="relu"),
+            layers.MaxPooling2D(),
+            layers.BatchNormalization(),
+            layers.Dropout(0.2),
+            layers.Flatten(),
+            layers.Dense(4, activation="relu"),
+            *head,
+        ]
+    )
+
+
+def build_example(kind):
+    """The catalogue entry's example as a compiled (or not) Keras model, and its target."""
+    head, loss, target = kind.example
+    scope = {**vars(layers), "keras": keras}
+    model = seed_image_model(*eval(f"({head},)", scope))
+    loss = eval(loss, scope)
+    if loss is not None:
+        model.compile(optimizer="adam", loss=loss)
+    return model, CATALOGUE_TARGETS[target]
+
+
+@pytest.mark.parametrize("kind", CATALOGUE, ids=[k.code for k in CATALOGUE])
+def test_each_catalogue_example_gets_its_code(kind):
+    model, y = build_example(kind)
+    found = [f for f in diagnose_head(model, y) if f.code == kind.code]
+    assert found, diagnose_head(model, y)
+    assert found[0].severity == kind.severities[0]  # the example shows the main case
+    assert found[0].kind is kind
+
+
+def test_the_doctor_reports_only_catalogued_codes():
+    tree = ast.parse(Path(skout.doctor.__file__).read_text())
+    emitted = {
+        node.args[1].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", None) == "Finding"
+        and isinstance(node.args[1], ast.Constant)
+    }
+    assert emitted == set(BY_CODE)
+    with pytest.raises(ValueError, match="Unknown finding code 'made-up'"):
+        Finding("error", "made-up", "x")
+    with pytest.raises(ValueError, match="'ok' finding is reported as info"):
+        Finding("error", "ok", "x")
+
+
+def test_the_docs_page_is_the_catalogue():
+    page = (ROOT / "docs" / "user_guide" / "doctor.rst").read_text()
+    begin, end = ".. begin catalogue\n", ".. end catalogue\n"
+    generated = page[page.index(begin) + len(begin) : page.index(end)]
+    assert generated.strip() == catalogue_rst().strip(), (
+        "docs/user_guide/doctor.rst is out of step with skout.doctor_catalogue: run "
+        "python -m skout.doctor_catalogue docs/user_guide/doctor.rst"
+    )
+
+
+SEED_MODELS = {
+    # 001, case 1: Dense(1, 'sigmoid') with binary_crossentropy is right; it explains 0.3775
+    "001-case-1": (
+        lambda: seed_image_model(layers.Dense(1, "sigmoid")),
+        "binary_crossentropy",
+        "binary labels",
+        ["ok", "decode-probabilities"],
+    ),
+    # 001, case 2: Dense(2, 'softmax') with binary_crossentropy "overfits to one class"
+    "001-case-2": (
+        lambda: seed_image_model(layers.Dense(2, "softmax")),
+        "binary_crossentropy",
+        "binary labels",
+        ["loss-mismatch"],
+    ),
+    # 002: 201 softmax units with categorical_crossentropy: right, and predict is probabilities
+    "002": (
+        lambda: keras.Sequential(
+            [
+                keras.Input((3,)),
+                layers.Dense(4, activation="relu", name="full_2"),
+                layers.Dense(4, activation="relu", name="full_3"),
+                layers.Dense(201, activation="softmax"),
+            ]
+        ),
+        "categorical_crossentropy",
+        "one-hot, 201 classes",
+        ["ok", "decode-probabilities"],
+    ),
+    # 003: Dense(3, 'sigmoid') with categorical_crossentropy on one-hot rows
+    "003": (
+        lambda: seed_image_model(layers.Dense(3, activation="sigmoid")),
+        "categorical_crossentropy",
+        "one-hot, 3 classes",
+        ["sigmoid-multiclass"],
+    ),
+    # 003's answers: softmax with the sparse loss on labels, the dense one on get_dummies
+    "003-answer-labels": (
+        lambda: keras.Sequential(
+            [keras.Input((5,)), layers.Dense(4), layers.Dense(3, activation="softmax")]
+        ),
+        "sparse_categorical_crossentropy",
+        "3 class labels",
+        ["ok", "decode-probabilities"],
+    ),
+    "003-answer-one-hot": (
+        lambda: keras.Sequential(
+            [keras.Input((5,)), layers.Dense(4), layers.Dense(3, activation="softmax")]
+        ),
+        "categorical_crossentropy",
+        "one-hot, 3 classes",
+        ["ok", "decode-probabilities"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", SEED_MODELS)
+def test_the_seeds_models_as_their_users_wrote_them(name):
+    build, loss, target, expected = SEED_MODELS[name]
+    model = build()
+    model.compile(optimizer="adamax", loss=loss, metrics=["accuracy"])
+    findings = diagnose_head(model, CATALOGUE_TARGETS[target])
+    assert codes(findings) == expected
+    if "answer" not in name:  # the catalogue names the seed beside the code that answers it
+        assert name[:3] in BY_CODE[expected[-1]].seeds
