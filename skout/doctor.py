@@ -13,6 +13,11 @@ outputs 1.0), a linear output with a cross-entropy loss, softmax on a
 multilabel target, a sigmoid on a regression target; and it explains what a
 correct classifier head returns (probabilities, to decode with ``argmax``).
 
+Every finding code is an entry of :data:`skout.doctor_catalogue.CATALOGUE`
+(symptom, why it fails, fix), rendered in the docs as *The head doctor's
+findings*. The losses and decodings are those of :mod:`skout.heads`
+(:data:`~skout.heads.LOSS_TABLE`, :data:`~skout.heads.DECODINGS`).
+
 Importing this module does not import Keras: the model's layers are read
 when :func:`diagnose_head` runs.
 
@@ -213,46 +218,57 @@ def _units_of(layer):
 def _describe(core_cls, act_cls, units, activation):
     if act_cls is None:
         return f"{core_cls}({units}, activation={activation!r})"
-    shown = f"{act_cls}({activation!r})" if act_cls == "Activation" else f"{act_cls}()"
-    return f"{shown} on {units} units" if core_cls is None else f"{core_cls}({units}) + {shown}"
+    act = f"{act_cls}({activation!r})" if act_cls == "Activation" else f"{act_cls}()"
+    return f"{act} on {units} units" if core_cls is None else f"{core_cls}({units}) + {act}"
 
 
-def _walk_tensor(tensor):
-    """(activation, core layer class, activation-layer class) behind a tensor."""
+def _scan(layers):
+    """(activation, core layer or None, activation-layer class) of the last layers.
+
+    ``layers`` runs from the output backwards. A trailing ``Activation`` or
+    ``Softmax`` layer gives the activation, the layer before it the units;
+    dropout-like layers in between are passed over.
+    """
+    activation = act_cls = None
+    for layer in layers:
+        cls = type(layer).__name__
+        act = _layer_activation(layer)
+        is_act_layer = cls in _ACTIVATION_LAYERS
+        if activation is None and act is not None and not (is_act_layer and act == "linear"):
+            if not is_act_layer:
+                return act, layer, None
+            activation, act_cls = act, cls  # look further back for the layer with the units
+        elif activation is not None and not is_act_layer and cls not in _PASS_THROUGH:
+            return activation, layer, act_cls
+        elif not (is_act_layer or cls in _PASS_THROUGH):
+            break
+    return activation or "unknown", None, act_cls
+
+
+def _layers_behind(tensor):
+    """The layers that produced ``tensor``, from the last backwards, into nested models."""
     import keras
 
     history = getattr(tensor, "_keras_history", None)
-    act_cls = activation = None
     for _ in range(200):
         op = getattr(history, "operation", None)
         if op is None:
-            break
+            return
         if isinstance(op, keras.Model):  # a nested model: follow its own output
             try:
                 inner = keras.tree.flatten(op.outputs)[history.tensor_index]
             except (AttributeError, IndexError, ValueError):
-                break
+                return
             history = getattr(inner, "_keras_history", None)
             continue
-        cls = type(op).__name__
-        act = _layer_activation(op)
-        is_act_layer = cls in _ACTIVATION_LAYERS
-        if activation is None and act is not None and not (is_act_layer and act == "linear"):
-            if not is_act_layer:
-                return act, cls, None
-            activation, act_cls = act, cls  # look further back for the layer with the units
-        elif activation is not None and not is_act_layer and cls not in _PASS_THROUGH:
-            return activation, cls, act_cls
-        elif not (is_act_layer or cls in _PASS_THROUGH):
-            break
+        yield op
         try:
             inp = op.input
         except (AttributeError, ValueError):
-            break
+            return
         if isinstance(inp, list | tuple | dict):
-            break
+            return
         history = getattr(inp, "_keras_history", None)
-    return activation or "unknown", None, act_cls
 
 
 def _read_outputs(model):
@@ -275,9 +291,10 @@ def _read_outputs(model):
     for i, tensor in enumerate(tensors):
         shape = tuple(tensor.shape)
         units = int(shape[-1]) if shape and shape[-1] is not None else None
-        activation, core_cls, act_cls = _walk_tensor(tensor)
+        activation, core, act_cls = _scan(_layers_behind(tensor))
         op = getattr(getattr(tensor, "_keras_history", None), "operation", None)
         key = keys[i] if i < len(keys) else getattr(op, "name", f"output_{i}")
+        core_cls = type(core).__name__ if core is not None else None
         layer = _describe(core_cls, act_cls, units, activation)
         outputs.append(_Output(str(key), units, activation, layer))
     return outputs
@@ -290,24 +307,12 @@ def _read_unbuilt(model):
             "The model has no layers or outputs to read; pass a complete Keras model "
             "including its output layer."
         )
-    name = layers[-1].name
-    activation = act_cls = None
-    for layer in reversed(layers):
-        cls = type(layer).__name__
-        act = _layer_activation(layer)
-        is_act_layer = cls in _ACTIVATION_LAYERS
-        if activation is None and act is not None and not (is_act_layer and act == "linear"):
-            if not is_act_layer:
-                units = _units_of(layer)
-                return _Output(name, units, act, _describe(cls, None, units, act))
-            activation, act_cls = act, cls
-        elif activation is not None and not is_act_layer and cls not in _PASS_THROUGH:
-            units = _units_of(layer)
-            return _Output(name, units, activation, _describe(cls, act_cls, units, activation))
-        elif not (is_act_layer or cls in _PASS_THROUGH):
-            break
-    activation = activation or "unknown"
-    return _Output(name, None, activation, _describe(None, act_cls, None, activation))
+    activation, core, act_cls = _scan(reversed(layers))
+    units = _units_of(core) if core is not None else None
+    core_cls = type(core).__name__ if core is not None else None
+    return _Output(
+        layers[-1].name, units, activation, _describe(core_cls, act_cls, units, activation)
+    )
 
 
 @dataclass(frozen=True)

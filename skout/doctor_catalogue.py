@@ -380,7 +380,7 @@ def update_page(path):
 
     page = Path(path).read_text()
     start, stop = page.index(_BEGIN) + len(_BEGIN), page.index(_END)
-    new = page[:start] + catalogue_rst() + page[stop:]
+    new = page[:start] + catalogue_rst() + "\n" + page[stop:]
     if new != page:
         Path(path).write_text(new)
     return new != page
