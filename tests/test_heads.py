@@ -392,3 +392,69 @@ def _modules_after(statement):
 )
 def test_importing_skout_does_not_import_keras_or_tensorflow(statement):
     assert _modules_after(statement) == "[]"
+
+
+# ------------------------------------------------ losses and decodings as data
+
+
+def test_loss_names_accepted_by_loss_are_unchanged():
+    from skout.heads import LOSS_NAMES
+
+    assert set(LOSS_NAMES) == {
+        *("absolute_error", "bce", "binary_crossentropy", "binary_focal_crossentropy"),
+        *("categorical_crossentropy", "categorical_focal_crossentropy", "cce", "huber"),
+        *("log_cosh", "mae", "mean_absolute_error", "mean_squared_error", "mse", "scce"),
+        *("sparse_categorical_crossentropy", "squared_error"),
+    }
+
+
+def test_loss_table_knows_the_doctors_extra_names():
+    from skout.heads import LOSS_TABLE, loss_rule
+
+    assert loss_rule("KLD").name == "kl_divergence" and loss_rule("kld").family == "categorical"
+    assert loss_rule("mape").family == "regression" and not loss_rule("mape").trainable
+    assert loss_rule("hinge") is None
+    with pytest.raises(ValueError, match="Unknown loss 'mape'"):
+        check_loss(choose_head(np.array([0.5, 1.0]), estimator="regressor"), "mape")
+    for rule in LOSS_TABLE:  # each loss trains the activation its family reads
+        expected = {"binary": "sigmoid", "sparse": "softmax", "categorical": "softmax"}
+        assert rule.activation == expected.get(rule.family, "linear"), rule
+
+
+CLASSIFIER_TARGETS = {
+    "binary": (np.array(["no", "yes", "no", "yes"]), {}),
+    "binary-softmax": (np.array(["no", "yes", "no", "yes"]), {"binary_head": "softmax"}),
+    "multiclass": (np.array(["cat", "dog", "bird", "dog"]), {}),
+    "one-hot": (ONE_HOT, {}),
+    "multilabel": (MULTILABEL, {}),
+    "multiclass-multioutput": (
+        np.column_stack([["no", "yes", "no", "yes"], ["a", "b", "c", "a"]]),
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", CLASSIFIER_TARGETS)
+def test_the_printed_decoding_line_predicts_what_skout_predicts(name):
+    """Head.keras_code()'s last line, run on network outputs, gives skout's own predict."""
+    from skout._encoding import TargetEncoder
+
+    y, kwargs = CLASSIFIER_TARGETS[name]
+    head = choose_head(y, **kwargs)
+    encoder = TargetEncoder(head).fit(y)
+    rng = np.random.RandomState(0)
+    outputs = []
+    for out in head.outputs:
+        raw = rng.uniform(0.01, 0.99, size=(50, out.units))  # never exactly 0.5
+        outputs.append(
+            raw / raw.sum(axis=1, keepdims=True) if out.activation == "softmax" else raw
+        )
+    predicted = outputs if len(outputs) > 1 else outputs[0]
+    model = type("Model", (), {"predict": lambda self, X: predicted})()
+    scope = {"np": np, "model": model, "X": None, "classes": encoder.classes_}
+    exec(head.keras_code().splitlines()[-1], scope)
+    decoded = next(scope[k] for k in ("labels", "onehot", "indicator") if k in scope)
+    expected = encoder.predict(outputs)
+    if name == "multiclass-multioutput":
+        decoded = np.column_stack(decoded)
+    np.testing.assert_array_equal(np.asarray(decoded).astype(expected.dtype), expected)
