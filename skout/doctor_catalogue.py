@@ -188,8 +188,9 @@ CATALOGUE: tuple[FindingKind, ...] = (
         "sparse_categorical_crossentropy one class index per row, categorical_crossentropy "
         "one-hot rows, a regression loss numbers. binary_crossentropy on a softmax scores "
         "each unit as its own yes/no against one label, which the softmax contradicts. It "
-        "is a warning where the pair still trains (binary_crossentropy on one-hot rows, a "
-        "regression loss on a single label column).",
+        "is a warning where the pair still trains: binary_crossentropy on one-hot rows or on "
+        "a regression target within [0, 1], a regression loss on one label column or on "
+        "0/1 rows.",
         "The head table's loss for this output and target.",
         ("Dense(2, activation='softmax')", "'binary_crossentropy'", "binary labels"),
         ("001",),
