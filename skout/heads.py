@@ -321,13 +321,12 @@ DECODINGS: dict[str, Decoding] = {
     for d in (
         Decoding(
             "argmax",
-            "the most probable class: classes[argmax] of the K probabilities",
+            "the most probable of the K classes",
             "labels = {classes}[np.argmax({pred}, axis=1)]",
         ),
         Decoding(
             "binary threshold",
-            "threshold at 0.5 on P(class 1), the one sigmoid unit: classes[1] where it "
-            "is >= 0.5, else classes[0]",
+            "threshold at 0.5 on P(class 1), the one sigmoid unit",
             "labels = {classes}[({pred}[:, 0] >= {cut}).astype(int)]",
         ),
         Decoding(
