@@ -114,6 +114,12 @@ class Finding:
         return f"{text}\n  fix: {self.fix}" if self.fix else text
 
 
+def _finding(code, message, fix="", *, minor=False):
+    """A :class:`Finding` with its catalogue severity: the main one, or the minor one."""
+    severities = BY_CODE[code].severities
+    return Finding(severities[-1] if minor else severities[0], code, message, fix)
+
+
 class HeadMismatchError(ValueError):
     """The model's output head or loss cannot learn the target.
 
@@ -472,8 +478,7 @@ def _guess_estimator(y, losses):
     if numeric and kind in ("multiclass", "multiclass-multioutput") and families == {"regression"}:
         n = len(np.unique(y))
         loss_text = losses[0].text
-        note = Finding(
-            "info",
+        note = _finding(
             "regression-guess",
             f"y holds {n} distinct whole numbers and the model trains with {loss_text}, "
             "so y is checked as a regression target.",
@@ -535,7 +540,7 @@ def _decode_finding(out, option, target, logits, j):
             f"{squash} (keras.activations.{option.activation}) to get probabilities, or "
             f"{how}."
         )
-        return Finding("info", "decode-logits", message, _decode_line(option, target, j, True))
+        return _finding("decode-logits", message, _decode_line(option, target, j, True))
     if option.activation == "sigmoid" and k == 1:
         message = (
             "model.predict returns one probability per row, for the second class "
@@ -557,7 +562,7 @@ def _decode_finding(out, option, target, logits, j):
             f"it learns."
         )
     message += " (skout's AutoHeadClassifier.predict decodes for you; predict_proba keeps them.)"
-    return Finding("info", "decode-probabilities", message, _decode_line(option, target, j))
+    return _finding("decode-probabilities", message, _decode_line(option, target, j))
 
 
 def _act_kind(activation):
@@ -584,8 +589,7 @@ def _label_output(out, loss, options, target, where, j):
     if out.units == 1 and kind == "softmax":
         one = by_units.get(1) or OutputHead(1, "sigmoid", BCE)
         best = one if target.kind == "binary" else options[0]
-        structural = Finding(
-            "error",
+        structural = _finding(
             "softmax-one-unit",
             f"{seen}: softmax over a single unit always outputs 1.0 (it normalises the "
             f"unit against itself), so the network predicts the same thing for every row "
@@ -594,8 +598,7 @@ def _label_output(out, loss, options, target, where, j):
             + (f", or {_head_text(options[-1])}" if target.kind == "binary" else ""),
         )
     elif target.multilabel and kind == "softmax":
-        structural = Finding(
-            "error",
+        structural = _finding(
             "softmax-multilabel",
             f"{seen}, but y is {target.what}: softmax makes the {out.units} outputs compete "
             f"and sum to 1, so a row with several labels can never get them all.",
@@ -607,8 +610,7 @@ def _label_output(out, loss, options, target, where, j):
             alt = f", or {_head_text(by_units[1])}"
         softmax = by_units.get(out.units) or options[0]
         benign = target.rows and loss.family == "binary"
-        structural = Finding(
-            "warning" if benign else "error",
+        structural = _finding(
             "sigmoid-multiclass",
             f"{seen}, but y is {target.what}: the classes exclude each other, and "
             f"{out.units} independent sigmoid units each say yes/no on their own, so a row "
@@ -621,11 +623,11 @@ def _label_output(out, loss, options, target, where, j):
             )
             + ". Exclusive classes need softmax.",
             _fix_text(softmax, target, loss) + alt,
+            minor=benign,
         )
     elif out.units is not None and out.units not in by_units:
         wanted = " or ".join(str(u) for u in sorted(by_units))
-        structural = Finding(
-            "error",
+        structural = _finding(
             "units-mismatch",
             f"{seen}: it has {out.units} unit(s), but y is {target.what}, which needs "
             f"{wanted} output unit(s), one per class"
@@ -634,16 +636,14 @@ def _label_output(out, loss, options, target, where, j):
             fix + (f", or {_head_text(options[-1])}" if len(options) > 1 else ""),
         )
     elif kind == "other":
-        structural = Finding(
-            "error",
+        structural = _finding(
             "activation-mismatch",
             f"{seen}: {out.activation!r} does not give probabilities, but y is "
             f"{target.what}, which needs a {option.activation} output.",
             fix,
         )
     elif kind == "logits" and loss.family in _CROSS_ENTROPY and not loss.from_logits:
-        structural = Finding(
-            "error",
+        structural = _finding(
             "linear-crossentropy",
             f"{seen}: a linear output gives unbounded scores, but {loss.text} expects "
             f"probabilities between 0 and 1 (from_logits=False), so the loss is computed on "
@@ -656,8 +656,7 @@ def _label_output(out, loss, options, target, where, j):
         findings.append(structural)
     elif kind == "unknown":
         findings.append(
-            Finding(
-                "info",
+            _finding(
                 "unknown-activation",
                 f"{where}: the activation of the last layer could not be read; y is "
                 f"{target.what}, which needs a {option.activation} output.",
@@ -671,8 +670,7 @@ def _label_output(out, loss, options, target, where, j):
     findings.extend(_label_loss(out, loss, option, target, seen, kind))
     if not any(f.severity in ("error", "warning") for f in findings):
         findings.append(
-            Finding(
-                "info",
+            _finding(
                 "ok",
                 f"{where} fits {target.what}: {out.layer} with {loss.text}.",
             )
@@ -683,8 +681,7 @@ def _label_output(out, loss, options, target, where, j):
 
 def _regression_loss_on_labels(seen, loss, option, target):
     shape_breaks = not target.rows and option.units > 1
-    return Finding(
-        "error" if shape_breaks else "warning",
+    return _finding(
         "loss-mismatch",
         f"{seen}, a regression loss, but y is {target.what}: it treats "
         "class labels as numbers to approach"
@@ -694,6 +691,7 @@ def _regression_loss_on_labels(seen, loss, option, target):
             else "; it can train, but slowly and with poorly calibrated probabilities."
         ),
         _loss_fix(option, target, loss),
+        minor=not shape_breaks,
     )
 
 
@@ -702,8 +700,7 @@ def _label_loss(out, loss, option, target, seen, kind):
     fam = loss.family
     if fam == "none":
         return [
-            Finding(
-                "info",
+            _finding(
                 "no-loss",
                 f"{seen}: the model is not compiled and no loss "
                 f"was given, so only the layer was checked.",
@@ -712,8 +709,7 @@ def _label_loss(out, loss, option, target, seen, kind):
         ]
     if fam == "other":
         return [
-            Finding(
-                "info",
+            _finding(
                 "unknown-loss",
                 f"{seen}: skout does not know loss {loss.name!r}, so it was not checked; "
                 f"the head table trains this head with loss={option.loss!r}.",
@@ -725,8 +721,7 @@ def _label_loss(out, loss, option, target, seen, kind):
     findings = []
     if loss.from_logits and kind in ("sigmoid", "softmax"):
         findings.append(
-            Finding(
-                "warning",
+            _finding(
                 "from-logits-activation",
                 f"{seen}: the loss has from_logits=True, but the output already applies "
                 f"{out.activation}, so probabilities are squashed a second time and gradients "
@@ -756,16 +751,13 @@ def _label_loss(out, loss, option, target, seen, kind):
             + ".",
         }
         if fam in bad:
-            findings.append(
-                Finding("error", "loss-mismatch", f"{seen}: {bad[fam]}", f"loss={BCE!r}")
-            )
+            findings.append(_finding("loss-mismatch", f"{seen}: {bad[fam]}", f"loss={BCE!r}"))
         return findings
     # a softmax head (or softmax logits)
     if not target.rows:
         if fam == "categorical":
             findings.append(
-                Finding(
-                    "error",
+                _finding(
                     "loss-mismatch",
                     f"{seen}: {loss.name} expects one-hot rows of shape (n, {option.units}), "
                     f"but y is {target.what}.",
@@ -777,8 +769,7 @@ def _label_loss(out, loss, option, target, seen, kind):
             if option.units == 2:
                 alt = f", or {_head_text(OutputHead(1, 'sigmoid', BCE))}"
             findings.append(
-                Finding(
-                    "error",
+                _finding(
                     "loss-mismatch",
                     f"{seen}, but y is {target.what}: binary_crossentropy scores each of the "
                     f"{out.units} softmax units as its own yes/no against the same label, "
@@ -791,8 +782,7 @@ def _label_loss(out, loss, option, target, seen, kind):
     # one-hot rows
     if fam == "sparse":
         findings.append(
-            Finding(
-                "error",
+            _finding(
                 "loss-mismatch",
                 f"{seen}: sparse_categorical_crossentropy reads one class index per row, "
                 f"but y is {target.what}.",
@@ -801,13 +791,13 @@ def _label_loss(out, loss, option, target, seen, kind):
         )
     elif fam == "binary":
         findings.append(
-            Finding(
-                "warning",
+            _finding(
                 "loss-mismatch",
                 f"{seen}: binary_crossentropy treats the {out.units} one-hot columns as "
                 f"independent yes/no labels although y is {target.what}; it trains, but "
                 f"metrics=['accuracy'] then reports per-column binary accuracy (inflated).",
                 f"loss={CCE!r}",
+                minor=True,
             )
         )
     return findings
@@ -823,8 +813,7 @@ def _regression_output(out, loss, option, target, where):
     inside01 = target.low >= 0.0 and target.high <= 1.0
     if out.units is not None and out.units != option.units:
         findings.append(
-            Finding(
-                "error",
+            _finding(
                 "units-mismatch",
                 f"{seen}: it has {out.units} unit(s), but y is {target.what}, which needs "
                 f"{option.units} output unit(s), one per target column.",
@@ -833,8 +822,7 @@ def _regression_output(out, loss, option, target, where):
         )
     elif kind == "softmax" and out.units == 1:
         findings.append(
-            Finding(
-                "error",
+            _finding(
                 "softmax-one-unit",
                 f"{seen}: softmax over a single unit always outputs 1.0, whatever the input.",
                 fix,
@@ -842,8 +830,7 @@ def _regression_output(out, loss, option, target, where):
         )
     elif kind == "softmax":
         findings.append(
-            Finding(
-                "error",
+            _finding(
                 "softmax-regression",
                 f"{seen}, but y is {target.what}: softmax forces the {out.units} outputs "
                 "into [0, 1] and to sum to 1.",
@@ -852,8 +839,7 @@ def _regression_output(out, loss, option, target, where):
         )
     elif kind == "sigmoid":
         findings.append(
-            Finding(
-                "warning" if inside01 else "error",
+            _finding(
                 "sigmoid-regression-range",
                 f"{seen}, but y is {target.what}: a sigmoid output can only give values "
                 "between 0 and 1"
@@ -864,25 +850,25 @@ def _regression_output(out, loss, option, target, where):
                     else ", so most of y can never be reached."
                 ),
                 fix + ("" if inside01 else " (or scale y into [0, 1] first)"),
+                minor=inside01,
             )
         )
     elif out.activation == "tanh":
         inside = target.low >= -1.0 and target.high <= 1.0
         findings.append(
-            Finding(
-                "warning" if inside else "error",
+            _finding(
                 "activation-range",
                 f"{seen}: tanh can only give values between -1 and 1"
                 + ("." if inside else f", but {in_range}."),
                 fix,
+                minor=inside,
             )
         )
     elif out.activation in _LOWER_BOUND:
         bound = _LOWER_BOUND[out.activation]
         if target.low < bound:
             findings.append(
-                Finding(
-                    "error",
+                _finding(
                     "activation-range",
                     f"{seen}: {out.activation} never outputs values below {bound:g}, but "
                     f"{in_range}.",
@@ -891,18 +877,17 @@ def _regression_output(out, loss, option, target, where):
             )
     elif kind == "other":
         findings.append(
-            Finding(
-                "warning",
+            _finding(
                 "activation-mismatch",
                 f"{seen}: a regression output is usually linear; {out.activation!r} "
                 "bends and may bound the predictions.",
                 fix,
+                minor=True,
             )
         )
     elif kind == "unknown":
         findings.append(
-            Finding(
-                "info",
+            _finding(
                 "unknown-activation",
                 f"{where}: the activation of the last layer could not be read; a "
                 "regression output should be linear.",
@@ -913,8 +898,7 @@ def _regression_output(out, loss, option, target, where):
     if fam in _CROSS_ENTROPY:
         soft = fam == "binary" and inside01
         findings.append(
-            Finding(
-                "warning" if soft else "error",
+            _finding(
                 "loss-mismatch",
                 f"{seen}: {loss.name} is a classification loss, but y is {target.what}"
                 + (
@@ -924,12 +908,12 @@ def _regression_output(out, loss, option, target, where):
                     else ": cross-entropy needs class labels or probabilities."
                 ),
                 f"loss={MSE!r} (or mean_absolute_error, huber)",
+                minor=soft,
             )
         )
     elif fam == "none":
         findings.append(
-            Finding(
-                "info",
+            _finding(
                 "no-loss",
                 f"{where} is {out.layer}: the model is not compiled and no loss was given, so "
                 "only the layer was checked.",
@@ -938,8 +922,7 @@ def _regression_output(out, loss, option, target, where):
         )
     elif fam == "other":
         findings.append(
-            Finding(
-                "info",
+            _finding(
                 "unknown-loss",
                 f"{seen}: skout does not know loss {loss.name!r}, so it was not checked; "
                 f"the head table trains regression heads with loss={MSE!r}.",
@@ -947,7 +930,7 @@ def _regression_output(out, loss, option, target, where):
             )
         )
     if not any(f.severity in ("error", "warning") for f in findings):
-        findings.append(Finding("info", "ok", f"{where} fits {target.what}: {out.layer}."))
+        findings.append(_finding("ok", f"{where} fits {target.what}: {out.layer}."))
     return findings
 
 
@@ -1041,8 +1024,7 @@ def _outputs_mismatch(outputs, head):
         need = f"one output per column of y ({len(head.outputs)})"
     else:
         need = "a single output"
-    return Finding(
-        "error",
+    return _finding(
         "outputs-mismatch",
         f"The model has {len(outputs)} output(s) ({layers}), but y is a "
         f"{head.target_type} target, which needs {need}.",

@@ -8,6 +8,12 @@ target with scikit-learn's :func:`~sklearn.utils.multiclass.type_of_target`
 and returns the :class:`Head` that fits it, and :func:`check_loss` tells
 whether a loss the user names can train that head.
 
+The vocabulary the rest of skout speaks is kept here too, as data:
+:data:`LOSS_TABLE` (every loss skout knows: its family, the activation it
+trains, its Keras class) and :data:`DECODINGS` (how outputs become
+predictions, with the NumPy line for each). The head doctor and the command
+line read both.
+
 Examples
 --------
 >>> import numpy as np

@@ -509,13 +509,13 @@ def test_each_catalogue_example_gets_its_code(kind):
 
 def test_the_doctor_reports_only_catalogued_codes():
     tree = ast.parse(Path(skout.doctor.__file__).read_text())
-    emitted = {
-        node.args[1].value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and getattr(node.func, "id", None) == "Finding"
-        and isinstance(node.args[1], ast.Constant)
-    }
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    # _finding(code, ...) takes its severity from the catalogue; Finding(severity, code, ...)
+    emitted = [n.args[0] for n in calls if getattr(n.func, "id", None) == "_finding"]
+    assert all(isinstance(code, ast.Constant) for code in emitted)
+    direct = [n for n in calls if getattr(n.func, "id", None) == "Finding"]
+    assert len(direct) == 1  # the one inside _finding
+    emitted = {code.value for code in emitted}
     assert emitted == set(BY_CODE)
     with pytest.raises(ValueError, match="Unknown finding code 'made-up'"):
         Finding("error", "made-up", "x")
