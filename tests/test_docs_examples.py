@@ -16,8 +16,10 @@ def test_readme_example_runs(capsys):
     assert "softmax" in printed and "(3, 3)" in printed
 
 
-def test_demo_fits_every_target_type(capsys):
-    demo.main()
+def test_demo_fits_every_target_type_beside_its_baselines(capsys):
+    # max_iter=3: this checks what the demo prints, not how well it trains
+    # (the full demo takes about 30 s; its scores are quoted in the README).
+    demo.main(max_iter=3)
     out = capsys.readouterr().out
     for target_type in (
         "binary",
@@ -29,3 +31,9 @@ def test_demo_fits_every_target_type(capsys):
         "continuous-multioutput",
     ):
         assert f"target_type_ = {target_type!r}" in out
+    # every case scores skout beside a linear and a dummy model
+    n_cases = out.count("target_type_ = ")
+    assert n_cases == 8
+    for baseline in ("skout", "LogisticRegression|Ridge", "dummy \\((most frequent|mean)\\)"):
+        scores = re.findall(rf"^    (?:{baseline}) +-?[01]\.\d{{3}}", out, re.M)
+        assert len(scores) == n_cases, (baseline, out)
