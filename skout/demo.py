@@ -92,7 +92,7 @@ def _cases():
         per_column=True,
         note=(
             "Exact match: both columns right; in brackets, single labels right. "
-            "'strong' is alcohol > 13, a threshold on one feature, which a linear "
+            "'strong' means alcohol above 13, a threshold on one feature, which a linear "
             "model draws exactly."
         ),
     )
