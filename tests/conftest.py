@@ -3,8 +3,18 @@
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 TINY = dict(hidden_layer_sizes=(8,), max_iter=30, random_state=0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_blas_thread():
+    """One BLAS thread: the suite's matrices are tiny, and OpenBLAS's spinning
+    threads made scikit-learn's MLP 12x slower on a busy 2-core machine (digits,
+    5-fold: 139 s against 11.5 s). TensorFlow's own thread pools are not BLAS's."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 @pytest.fixture

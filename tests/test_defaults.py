@@ -5,6 +5,12 @@ Classifier accuracy may trail by at most 0.01, the spread between seeds
 (measured: digits 0.932-0.941 for skout, 0.933-0.938 for the MLP over
 random_state 0-3); on load_diabetes skout must do better, since the MLP
 without target scaling scores a negative R^2.
+
+These are the suite's slowest tests by design: full default networks, 5 folds,
+on real datasets, because that is the promise they check. Most of their time
+is scikit-learn's MLP reference (digits: ~11 s of the ~14 s; skout's five fits
+take ~2.5 s); conftest limits BLAS to one thread, without which OpenBLAS's
+spinning threads made that reference 12x slower on a busy machine.
 """
 
 import pytest

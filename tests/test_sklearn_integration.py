@@ -53,6 +53,8 @@ def test_pipeline_with_standard_scaler_equals_scaling_by_hand(Xy_multiclass, tin
 
 
 def test_grid_search_in_parallel_workers(Xy_multiclass):
+    # The suite's only n_jobs=2 search. Its cost (the slowest test in this file) is
+    # two fresh worker processes each importing TensorFlow, not the tiny fits.
     X, y = Xy_multiclass
     grid = {"hidden_layer_sizes": [(4,), (8,)], "alpha": [1e-4, 1e-1]}
     search = GridSearchCV(
