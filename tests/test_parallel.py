@@ -1,9 +1,9 @@
 """Parallel fits: threads share one process safely; workers keep to their share."""
 
 import threading
-from functools import partial
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 import pytest
