@@ -187,6 +187,9 @@ def test_the_view_and_dir_never_build_the_keras_model():
     assert "model_" in dir(reg)  # still listed: it exists once fitted
     html = reg._repr_html_()
     text = reg._repr_mimebundle_()["text/plain"]
+    from sklearn.pipeline import make_pipeline
+
+    make_pipeline(reg)._repr_html_()  # a pipeline lists its steps' fitted attributes
     assert "_keras_model" not in reg.__dict__
     assert "continuous" in html and "3 inputs → 5 relu → 1 linear" in text
     assert "2 epochs" in text and text.startswith(repr(reg))
