@@ -36,7 +36,6 @@ FIT_SCRIPT = textwrap.dedent(
     clf = AutoHeadClassifier(hidden_layer_sizes=(4,), max_iter=3, early_stopping=True,
                              random_state=0).fit(X, y)
     clf.predict(X)
-    AutoHeadClassifier(hidden_layer_sizes=(3, 2), max_iter=2).fit(X, y == 0)  # refit, new net
     with open(sys.argv[1], "wb") as f:
         pickle.dump(clf, f)
     sys.stderr.write("{FIT_DONE}\\n")
