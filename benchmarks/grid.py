@@ -207,7 +207,8 @@ def table(results):
             if "wall_s" not in r:
                 cells.append("")
                 continue
-            workers = ", ".join(str(w) for w in r["worker_peak_mib"]) or "-"
+            # The 2 workers; the rest are helpers (loky's resource tracker, a nanny).
+            workers = ", ".join(str(w) for w in r["worker_peak_mib"][:2]) or "-"
             cells.append(f"{r['main_peak_mib']} / {workers}")
         r = by.get(("skout", route), {})
         scores = r.get("mean_test_score")
