@@ -15,6 +15,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import _engine, _network
 from ._callbacks import CallbackSupportMixin, EpochHooks
 from ._encoding import TargetEncoder
+from ._repr import NetworkReprMixin
 from ._version import __version__
 from .body import body_model, canonical_config
 from .heads import LOSS_NAMES, check_loss
@@ -48,7 +49,7 @@ def _check_rank(X):
         )
 
 
-class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
+class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
     """Shared machinery; use AutoHeadClassifier or AutoHeadRegressor."""
 
     _parameter_constraints: dict = {

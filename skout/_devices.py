@@ -14,6 +14,9 @@ import os
 
 def visible_gpus():
     """Names of the logical GPUs TensorFlow sees (empty on a CPU machine)."""
+    from ._framework import import_keras
+
+    import_keras()  # quietly, within the thread budget, before TF's runtime starts
     import tensorflow as tf
 
     return [d.name for d in tf.config.list_logical_devices("GPU")]

@@ -1,0 +1,269 @@
+"""A realistic grid search, run every parallel way, skout beside MLPClassifier.
+
+The grid of issue 15: digits in a ``StandardScaler`` pipeline,
+``hidden_layer_sizes`` (50,), (100,), (100, 50) x ``alpha`` 1e-4, 1e-2 x
+``learning_rate_init`` 1e-3, 1e-2, 5 folds, ``max_iter=100`` (60 fits).
+Each route runs in a fresh interpreter, so that every run pays what a user
+pays (importing the framework in the main process and in each worker):
+
+* ``n_jobs=1``;
+* ``n_jobs=2`` with joblib's process backend (loky);
+* ``n_jobs=2`` with joblib's threading backend;
+* a Dask ``LocalCluster`` of 2 single-threaded worker processes;
+* a Dask ``LocalCluster`` of 1 worker with 2 threads (in-process).
+
+For each it reports the wall time of ``GridSearchCV.fit`` (worker start-up
+included), the peak resident memory of the main process and of each worker
+process (sampled with psutil every 50 ms), and checks that the scores equal
+those of ``n_jobs=1``.
+
+Usage::
+
+    python benchmarks/grid.py                 # the full grid (several minutes)
+    python benchmarks/grid.py --quick         # 2 settings, 3 folds, 20 epochs
+    python benchmarks/grid.py --markdown out.md --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ROUTES = ("n_jobs=1", "loky", "threading", "dask-processes", "dask-threads")
+ESTIMATORS = ("skout", "MLPClassifier")
+
+
+def grid(quick):
+    if quick:
+        return (
+            {
+                "hidden_layer_sizes": [(50,), (100,)],
+                "alpha": [1e-4],
+                "learning_rate_init": [1e-3],
+            },
+            3,
+            20,
+        )
+    return (
+        {
+            "hidden_layer_sizes": [(50,), (100,), (100, 50)],
+            "alpha": [1e-4, 1e-2],
+            "learning_rate_init": [1e-3, 1e-2],
+        },
+        5,
+        100,
+    )
+
+
+class PeakRSS:
+    """Peak RSS of this process and of each of its descendants, sampled."""
+
+    def __init__(self, interval=0.05):
+        import psutil
+
+        self._me = psutil.Process()
+        self.peaks = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+
+    def _sample(self):
+        procs = [self._me]
+        try:
+            procs += self._me.children(recursive=True)
+        except Exception:  # a child may vanish while we list them
+            pass
+        for proc in procs:
+            try:
+                rss = proc.memory_info().rss
+                name = " ".join(proc.cmdline()[:3])[-80:]
+            except Exception:
+                continue
+            old = self.peaks.get(proc.pid, (0, name))[0]
+            self.peaks[proc.pid] = (max(old, rss), name)
+
+    def _run(self, interval):
+        while not self._stop.wait(interval):
+            self._sample()
+
+    def __enter__(self):
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
+def run_one(estimator_name, route, quick):
+    """One route, in this (fresh) process: JSON on stdout."""
+    t_start = time.perf_counter()
+    import warnings
+
+    import numpy as np
+    from joblib import parallel_config
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skout import AutoHeadClassifier
+
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    os.environ["PYTHONWARNINGS"] = "ignore"  # the same in worker processes
+    t_imports = time.perf_counter() - t_start
+    params, folds, epochs = grid(quick)
+    X, y = load_digits(return_X_y=True)
+    cls = AutoHeadClassifier if estimator_name == "skout" else MLPClassifier
+    pipe = Pipeline([("scale", StandardScaler()), ("net", cls(max_iter=epochs, random_state=0))])
+    search = GridSearchCV(pipe, {f"net__{k}": v for k, v in params.items()}, cv=folds)
+
+    cluster = client = None
+    if route.startswith("dask"):
+        from dask.distributed import Client, LocalCluster
+
+        processes = route == "dask-processes"
+        cluster = LocalCluster(
+            n_workers=2 if processes else 1,
+            threads_per_worker=1 if processes else 2,
+            processes=processes,
+            # Processes talk over TCP on the loopback only; threads in-process.
+            **({"host": "127.0.0.1"} if processes else {}),
+            dashboard_address=None,
+            memory_limit="6GiB",
+        )
+        client = Client(cluster)
+        config = dict(backend="dask", n_jobs=2)
+    elif route == "n_jobs=1":
+        config = dict(n_jobs=1)
+    else:
+        config = dict(backend=route, n_jobs=2)
+    try:
+        with PeakRSS() as memory:
+            start = time.perf_counter()
+            with parallel_config(**config):
+                search.fit(X, y)
+            wall = time.perf_counter() - start
+    finally:
+        if client is not None:
+            client.close()
+            cluster.close()
+    main = memory.peaks.pop(os.getpid())[0]
+    workers = sorted(
+        (rss for rss, name in memory.peaks.values() if "resource_tracker" not in name),
+        reverse=True,
+    )
+    return {
+        "estimator": estimator_name,
+        "route": route,
+        "wall_s": round(wall, 2),
+        "imports_s": round(t_imports, 2),
+        "main_peak_mib": round(main / 2**20),
+        "worker_peak_mib": [round(w / 2**20) for w in workers],
+        "mean_test_score": np.asarray(search.cv_results_["mean_test_score"]).tolist(),
+        "best_params": {k: str(v) for k, v in search.best_params_.items()},
+    }
+
+
+def run_fresh(estimator_name, route, quick):
+    cmd = [sys.executable, __file__, "--one", estimator_name, route]
+    if quick:
+        cmd.append("--quick")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    if out.returncode != 0:
+        return {"estimator": estimator_name, "route": route, "error": out.stderr[-2000:]}
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["stderr_lines"] = len([line for line in out.stderr.splitlines() if line.strip()])
+    return result
+
+
+def table(results):
+    by = {(r["estimator"], r["route"]): r for r in results}
+    lines = [
+        "| route | skout (s) | MLPClassifier (s) | skout peak RSS main / per worker (MiB) "
+        "| MLP peak RSS main / per worker (MiB) | skout scores = n_jobs=1 |",
+        "|---|---|---|---|---|---|",
+    ]
+    base = by.get(("skout", "n_jobs=1"), {}).get("mean_test_score")
+    for route in ROUTES:
+        cells = [route]
+        for name in ESTIMATORS:
+            r = by.get((name, route), {})
+            cells.append(f"{r['wall_s']:.1f}" if "wall_s" in r else "error")
+        for name in ESTIMATORS:
+            r = by.get((name, route), {})
+            if "wall_s" not in r:
+                cells.append("")
+                continue
+            # The 2 workers; the rest are helpers (loky's resource tracker, a nanny).
+            workers = ", ".join(str(w) for w in r["worker_peak_mib"][:2]) or "-"
+            cells.append(f"{r['main_peak_mib']} / {workers}")
+        r = by.get(("skout", route), {})
+        scores = r.get("mean_test_score")
+        if scores is None or base is None:
+            cells.append("")
+        else:
+            diff = max(abs(a - b) for a, b in zip(scores, base))
+            cells.append("yes" if diff == 0 else f"max diff {diff:.2g}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def goals(results):
+    by = {(r["estimator"], r["route"]): r.get("wall_s") for r in results}
+    one = by.get(("skout", "n_jobs=1"))
+    lines = []
+    for route in ROUTES[1:]:
+        two, mlp = by.get(("skout", route)), by.get(("MLPClassifier", route))
+        if None in (one, two, mlp):
+            continue
+        faster = "PASS" if two < one else "FAIL"
+        beside = "PASS" if two <= mlp else "FAIL"
+        lines.append(
+            f"- {route}: 2 workers {two:.1f} s vs 1 job {one:.1f} s: {faster}; "
+            f"vs MLPClassifier {mlp:.1f} s: {beside}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small grid, to smoke-test")
+    parser.add_argument("--routes", default=",".join(ROUTES), help="comma-separated routes")
+    parser.add_argument("--estimators", default=",".join(ESTIMATORS))
+    parser.add_argument("--json", help="also write the raw results here")
+    parser.add_argument("--markdown", help="also write the table here")
+    parser.add_argument("--one", nargs=2, metavar=("ESTIMATOR", "ROUTE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(run_one(*args.one, args.quick)))
+        return
+    results = []
+    for route in args.routes.split(","):
+        for name in args.estimators.split(","):
+            print(f"{name} / {route} ...", file=sys.stderr, flush=True)
+            results.append(run_fresh(name, route, args.quick))
+            r = results[-1]
+            print(f"  {r.get('wall_s', 'error')} s", r.get("error", ""), file=sys.stderr)
+    report = f"{table(results)}\n\n{goals(results)}\n"
+    print(report)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    if args.markdown:
+        Path(args.markdown).write_text(report)
+
+
+if __name__ == "__main__":
+    main()

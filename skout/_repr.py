@@ -1,0 +1,141 @@
+"""How a fitted network shows itself in a notebook, without a framework.
+
+scikit-learn's HTML view lists an estimator's fitted attributes by reading
+every public attribute (``inspect.getmembers``); ``model_`` is a property
+that builds a Keras model, so showing a model loaded from disk used to import
+TensorFlow and take seconds. :class:`NetworkReprMixin` keeps the lazy
+attributes out of that listing and adds what a reader wants to see, all
+from plain fitted data: the head, the architecture (from the stored network
+description) and a training summary. It also points scikit-learn's
+documentation link at skout's API pages.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from contextvars import ContextVar
+
+__all__ = ["DOC_LINK_TEMPLATE", "NetworkReprMixin", "network_summary"]
+
+#: Where an estimator's view links to: its page in skout's API reference.
+DOC_LINK_TEMPLATE = "https://skout.readthedocs.io/en/latest/generated/skout.{estimator_name}.html"
+
+# True while scikit-learn lists fitted attributes for the HTML view.
+_listing_for_view = ContextVar("skout_listing_for_view", default=False)
+
+
+def _architecture(spec):
+    """One line for the network: layer widths, or the user body's layers."""
+    heads = " + ".join(f"{o.units} {o.activation}" for o in spec.outputs)
+    if spec.predicts_in_numpy:
+        hidden = " → ".join(f"{units} {spec.activation}" for units in spec.hidden_layer_sizes)
+        dropout = f" (dropout {spec.dropout:g})" if spec.dropout else ""
+        return f"{spec.n_features} inputs → {hidden}{dropout} → {heads}"
+    try:
+        config = json.loads(spec.body_config)
+        layers = config.get("config", {}).get("layers") or []
+        names = [layer.get("class_name", "?") for layer in layers if isinstance(layer, dict)]
+        body = f"{config.get('class_name', 'body')}({', '.join(names)})" if names else "body"
+    except (ValueError, AttributeError):
+        body = "body"
+    shape = "×".join(str(d) for d in spec.input_shape)
+    return f"input {shape} → {body} → {heads}"
+
+
+def network_summary(estimator):
+    """(label, value) rows describing a fitted estimator, from plain data only.
+
+    Parameters
+    ----------
+    estimator : AutoHeadClassifier or AutoHeadRegressor
+        A fitted estimator.
+
+    Returns
+    -------
+    rows : list of (str, str)
+        The head, the architecture and the training summary; empty when the
+        estimator is not fitted.
+    """
+    state = estimator.__dict__
+    head, spec = state.get("head_"), state.get("_spec")
+    if head is None or spec is None:
+        return []
+    rows = [
+        (
+            "head",
+            f"{head.target_type}: {head.activation} output, {head.loss} loss, "
+            f"{head.decoding} decoding",
+        ),  # fmt: skip
+        ("architecture", _architecture(spec)),
+    ]
+    curve = state.get("loss_curve_") or []
+    training = [f"{state.get('n_iter_', len(curve))} epochs"]
+    if curve:
+        training.append(f"final loss {curve[-1]:.4g}")
+    best = state.get("best_validation_score_")
+    if best is not None:
+        training.append(f"best validation score {best:.4g}")
+    rows.append(("training", ", ".join(training)))
+    return rows
+
+
+class NetworkReprMixin:
+    """The notebook view (HTML and text) of a skout estimator.
+
+    Works with :class:`sklearn.base.BaseEstimator` after it in the bases.
+    """
+
+    _doc_link_module = "skout"
+    _doc_link_template = DOC_LINK_TEMPLATE
+    #: Fitted attributes that build something heavy (a Keras model) when read.
+    _lazy_fitted_attributes = ("model_",)
+
+    def __dir__(self):
+        # As scikit-learn's BaseEstimator.__dir__ (names that hasattr finds, so
+        # that available_if hides methods), but without reading the lazy
+        # attributes: dir() (a notebook's tab completion) builds no Keras model.
+        lazy = self._lazy_fitted_attributes
+        names = [n for n in object.__dir__(self) if n not in lazy and hasattr(self, n)]
+        if self.__sklearn_is_fitted__() and not _listing_for_view.get():
+            names += [n for n in lazy if n in object.__dir__(self)]
+        return names
+
+    def _get_fitted_attr_html(self, doc_link=""):
+        # scikit-learn reads every attribute listed by dir(); leave out the
+        # lazy ones so that the view never builds a Keras model.
+        token = _listing_for_view.set(True)
+        try:
+            return super()._get_fitted_attr_html(doc_link)
+        finally:
+            _listing_for_view.reset(token)
+
+    def _html_repr(self):
+        view = super()._html_repr()
+        rows = network_summary(self)
+        if not rows:
+            return view
+        cells = "".join(
+            f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(label)}</th>"
+            f"<td style='text-align:left'>{html.escape(value)}</td></tr>"
+            for label, value in rows
+        )
+        link = html.escape(self._get_doc_link())
+        anchor = f"<a href='{link}' target='_blank' rel='noopener'>documentation</a>"
+        more = f" · {anchor}" if link else ""
+        summary = (
+            "<div class='skout-network-summary' style='margin-top:0.5em'><details open>"
+            f"<summary>Network{more}</summary><table>{cells}</table></details></div>"
+        )
+        # Inside scikit-learn's <body>, after its diagram, when it has one.
+        at = view.rfind("</body>")
+        return f"{view[:at]}{summary}{view[at:]}" if at >= 0 else view + summary
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        rows = network_summary(self)
+        if rows:
+            width = max(len(label) for label, _ in rows)
+            lines = [f"  {label:<{width}}  {value}" for label, value in rows]
+            bundle["text/plain"] = "\n".join([bundle["text/plain"], *lines])
+        return bundle

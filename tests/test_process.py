@@ -1,0 +1,199 @@
+"""What a process pays for skout: quiet start-up, a light notebook view.
+
+The start-up checks run in fresh interpreters (the framework's notices are
+printed once per process, by native code, on file descriptor 2); the two
+interpreters that import TensorFlow run side by side to save time.
+"""
+
+import os
+import pickle
+import re
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from skout import AutoHeadClassifier, AutoHeadRegressor
+from skout._framework import KNOWN_NOTICES, _filtered_stderr, thread_budget
+
+ROOT = Path(__file__).resolve().parents[1]
+FIT_DONE = "--- fit done ---"
+
+# A default fit, then the user's own warning, then a real error (uncaught).
+FIT_SCRIPT = textwrap.dedent(
+    f"""
+    import pickle, sys, warnings
+    from sklearn.datasets import load_iris
+    from sklearn.exceptions import ConvergenceWarning
+    from skout import AutoHeadClassifier
+    warnings.simplefilter("ignore", ConvergenceWarning)  # the user's choice, not noise
+    X, y = load_iris(return_X_y=True)
+    clf = AutoHeadClassifier(hidden_layer_sizes=(4,), max_iter=3, early_stopping=True,
+                             random_state=0).fit(X, y)
+    clf.predict(X)
+    with open(sys.argv[1], "wb") as f:
+        pickle.dump(clf, f)
+    sys.stderr.write("{FIT_DONE}\\n")
+    sys.stderr.flush()
+    warnings.warn("the user's own warning")
+    AutoHeadClassifier().fit(X, y[:3])  # inconsistent lengths: a real error
+    """
+)
+
+LOGS_SCRIPT = "from skout._framework import import_keras; import_keras()"
+
+VIEW_SCRIPT = textwrap.dedent(
+    """
+    import pickle, sys
+    import sklearn
+    with open(sys.argv[1], "rb") as f:
+        clf = pickle.load(f)
+    html = clf._repr_html_()
+    text = clf._repr_mimebundle_()["text/plain"]
+    names = dir(clf)
+    loaded = [m for m in ("tensorflow", "jax", "torch", "keras") if m in sys.modules]
+    print(repr(loaded))
+    print(html)
+    print("=== text ===")
+    print(text)
+    """
+)
+
+
+def _python(script, *args, **env):
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *map(str, args)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def fresh_runs(tmp_path_factory):
+    """A default fit (quiet) and a bare import with the logs on, side by side."""
+    path = tmp_path_factory.mktemp("process") / "clf.pkl"
+    env = {k: v for k, v in os.environ.items() if k != "SKOUT_FRAMEWORK_LOGS"}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    quiet = subprocess.Popen(
+        [sys.executable, "-c", FIT_SCRIPT, str(path)],
+        cwd=ROOT,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    loud = subprocess.Popen(
+        [sys.executable, "-c", LOGS_SCRIPT],
+        cwd=ROOT,
+        env={**env, "PYTHONPATH": str(ROOT), "SKOUT_FRAMEWORK_LOGS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    quiet_out = quiet.communicate(timeout=300)
+    loud_out = loud.communicate(timeout=300)
+    return {
+        "quiet": (quiet.returncode, *quiet_out),
+        "loud": (loud.returncode, *loud_out),
+        "pickle": path,
+    }
+
+
+def test_a_default_fit_prints_nothing_but_the_users_warnings_and_errors(fresh_runs):
+    code, _, err = fresh_runs["quiet"]
+    assert FIT_DONE in err, err[-3000:]
+    before, after = err.split(FIT_DONE)
+    assert before == "", f"the fit printed on stderr:\n{before}"
+    assert "the user's own warning" in after
+    assert code == 1 and "Traceback" in after and "ValueError" in after, after[-2000:]
+
+
+def test_framework_logs_variable_shows_the_notices_again(fresh_runs):
+    code, _, err = fresh_runs["loud"]
+    assert code == 0, err[-3000:]
+    # Whatever this machine prints at start-up, the filter would have dropped
+    # some of it: with the variable set, those lines are back.
+    dropped = [line for line in err.splitlines() if any(re.search(p, line) for p in KNOWN_NOTICES)]
+    assert dropped, f"no known start-up notice on stderr with SKOUT_FRAMEWORK_LOGS=1:\n{err}"
+
+
+def test_the_notebook_view_of_an_unpickled_model_imports_no_framework(fresh_runs):
+    run = _python(VIEW_SCRIPT, fresh_runs["pickle"])
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err[-3000:]
+    loaded, rest = out.split("\n", 1)
+    assert loaded == "[]", f"the view imported {loaded}"
+    html, text = rest.split("=== text ===")
+    for view in (html, text):
+        assert "multiclass" in view and "softmax" in view  # the head
+        assert "4 inputs → 4 relu → 3 softmax" in view  # the architecture
+        assert "3 epochs" in view and "best validation score" in view  # the training
+    assert "https://skout.readthedocs.io/en/latest/generated/skout.AutoHeadClassifier.html" in html
+    assert err == ""
+
+
+# -- in this process: the filter itself, the view, the budget ------------------
+
+
+def test_the_filter_drops_known_notices_only(capfd):
+    notices = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1.5 7 port.cc:153] oneDNN custom operations are on. You may see ...\n"
+        "I0000 00:00:1.6 7 cudart_stub.cc:31] Could not find cuda drivers on your machine, "
+        "GPU will not be used.\n"
+        "E0000 00:00:1.7 7 cuda_platform.cc:52] failed call to cuInit: UNKNOWN ERROR (303)\n"
+    )
+    mine = "E0000 00:00:1.8 7 kernel.cc:1] a real error from native code\nuser line\n"
+    with _filtered_stderr():
+        os.write(2, notices.encode())
+        os.write(2, mine.encode())
+        os.write(2, b"no newline at the end")
+    os.write(2, b"\nafter the window: oneDNN custom operations are on\n")
+    err = capfd.readouterr().err
+    assert err == (
+        mine + "no newline at the end\nafter the window: oneDNN custom operations are on\n"
+    )
+
+
+def test_cuinit_failing_with_a_driver_present_is_a_real_error(capfd):
+    line = "E0000 00:00:1.7 7 cuda_platform.cc:52] failed call to cuInit: CUDA_ERROR_NO_DEVICE\n"
+    with _filtered_stderr():
+        os.write(2, line.encode())
+    assert capfd.readouterr().err == line
+
+
+def test_thread_budget_reads_the_workers_share():
+    assert thread_budget({"OMP_NUM_THREADS": "2"}) == 2
+    assert thread_budget({"OMP_NUM_THREADS": "0"}) is None
+    assert thread_budget({"OMP_NUM_THREADS": "many"}) is None
+    assert thread_budget({}) is None
+
+
+def test_the_view_and_dir_never_build_the_keras_model():
+    X = np.random.RandomState(0).randn(30, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg = AutoHeadRegressor(hidden_layer_sizes=(5,), max_iter=2).fit(X, X[:, 0])
+    reg = pickle.loads(pickle.dumps(reg))
+    assert "model_" in dir(reg)  # still listed: it exists once fitted
+    html = reg._repr_html_()
+    text = reg._repr_mimebundle_()["text/plain"]
+    from sklearn.pipeline import make_pipeline
+
+    make_pipeline(reg)._repr_html_()  # a pipeline lists its steps' fitted attributes
+    assert "_keras_model" not in reg.__dict__
+    assert "continuous" in html and "3 inputs → 5 relu → 1 linear" in text
+    assert "2 epochs" in text and text.startswith(repr(reg))
+    # Not fitted: scikit-learn's view, no summary; no model_ in dir().
+    fresh = AutoHeadClassifier()
+    assert "model_" not in dir(fresh)
+    assert fresh._repr_mimebundle_()["text/plain"] == repr(fresh)
+    assert "skout-network-summary" not in fresh._repr_html_()
