@@ -48,7 +48,7 @@ class _JaxTrainer:
         import jax
 
         self.key = key
-        self.template = Template(key)
+        self.template = Template(key, deferred=True)
         self._run = jax.jit(self._build())
 
     def _build(self):
@@ -69,7 +69,11 @@ class _JaxTrainer:
             trainable, opt_vars = optimizer.stateless_apply(opt_vars, grads, trainable)
             return trainable, non_trainable, opt_vars, acc + objective * weight_sum
 
-        def run(trainable, non_trainable, opt_vars, best, data, validation, orders, s):
+        def run(*args):
+            with template.scope():
+                return run_epochs(*args)
+
+        def run_epochs(trainable, non_trainable, opt_vars, best, data, validation, orders, s):
             X, Y, W = data
             batch = orders.shape[1] - X.shape[0]  # the static (padded) batch size
             positions = jnp.arange(batch)

@@ -23,6 +23,8 @@ divides by the weight sum, so they change nothing for dense networks.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 
 from .._network import import_keras, walk_layers
@@ -70,11 +72,20 @@ class Template:
         Position of the learning rate among the optimizer variables.
     """
 
-    def __init__(self, key):
+    def __init__(self, key, deferred=False):
         keras = import_keras()
         self.key = key
         spec = key.network
-        self.model = spec.build()
+        # Deferred: the variables get shapes but no values (their initializers
+        # never run; on JAX each would compile a program per shape). Every
+        # value is passed in, so none is needed -- but then every stateless
+        # call must run inside :meth:`scope`, or leaving Keras's scope would
+        # initialize them there.
+        self.deferred = deferred
+        self.optimizer = key.optimizer.build(1e-3)  # its own variables have values
+        with self.scope():
+            self.model = spec.build()
+            self.optimizer.build(self.model.trainable_variables)
         self.trainable = list(self.model.trainable_variables)
         self.non_trainable = list(self.model.non_trainable_variables)
         trainable = {id(v): i for i, v in enumerate(self.trainable)}
@@ -92,24 +103,32 @@ class Template:
             if isinstance(getattr(layer, "seed_generator", None), keras.random.SeedGenerator)
             and id(layer.seed_generator.state) in non_trainable
         ]
-        self.optimizer = key.optimizer.build(1e-3)
-        self.optimizer.build(self.trainable)
         self.learning_rate_position = next(
             i for i, v in enumerate(self.optimizer.variables) if v is self.optimizer.learning_rate
         )
         self.loss_fns = [keras.losses.get(o.loss) for o in spec.outputs]
+
+    def scope(self):
+        """The scope every use of a deferred template's variables runs in."""
+        keras = import_keras()
+        if not self.deferred:
+            return nullcontext()
+        return keras.StatelessScope(initialize_variables=False)
 
     # -- values in and out ------------------------------------------------
     def split(self, weights, schedule):
         """NumPy values of the (trainable, non-trainable) variables."""
         keras = import_keras()
         trainable = [None] * len(self.trainable)
-        non_trainable = [np.array(keras.ops.convert_to_numpy(v)) for v in self.non_trainable]
+        non_trainable = [None] * len(self.non_trainable)
         for (is_trainable, i), value in zip(self.places, weights):
             (trainable if is_trainable else non_trainable)[i] = np.asarray(value, np.float32)
         for i, position in enumerate(self.seed_positions):
-            dtype = non_trainable[position].dtype
+            dtype = keras.backend.standardize_dtype(self.non_trainable[position].dtype)
             non_trainable[position] = np.array([schedule.seed + i, schedule.first_epoch], dtype)
+        for i, variable in enumerate(self.non_trainable):
+            if non_trainable[i] is None:  # neither a weight nor a seed: its initial value
+                non_trainable[i] = np.array(keras.ops.convert_to_numpy(variable.value))
         return trainable, non_trainable
 
     def join(self, trainable, non_trainable):
