@@ -206,8 +206,12 @@ class Template:
 
     def validation_metrics(self, trainable, non_trainable, Xv, Yv, Wv):
         """(score, loss) on validation data, as the TensorFlow loop scores."""
-        ops = import_keras().ops
         preds, _ = self.outputs(trainable, non_trainable, Xv, training=False)
+        return self.metrics(preds, Yv, Wv)
+
+    def metrics(self, preds, Yv, Wv):
+        """(score, loss) of the network outputs ``preds`` on validation data."""
+        ops = import_keras().ops
         wsum = ops.maximum(ops.sum(Wv), rule.EPS)
         losses = ops.where(Wv > 0, self.per_sample_loss(Yv, preds), 0.0)
         loss = ops.sum(losses * Wv) / wsum
