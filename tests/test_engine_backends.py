@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from skout import _training
-from skout._network import NetworkSpec, forward
+from skout._network import BodySpec, NetworkSpec, forward
 from skout.heads import OutputHead
 
 SOFTMAX3 = OutputHead(3, "softmax", "sparse_categorical_crossentropy")
@@ -44,6 +44,15 @@ def _classification(n, n_features, n_classes, seed):
     X = rng.randn(n, n_features).astype(np.float32)
     y = np.digitize(X[:, 0] + 0.5 * X[:, 1], np.linspace(-1, 1, n_classes - 1))
     return X, y
+
+
+def _body_config():
+    import keras
+
+    from skout.body import canonical_config
+
+    layers = [keras.layers.Dense(4, activation="relu"), keras.layers.BatchNormalization()]
+    return canonical_config(keras.Sequential([keras.Input((4,)), *layers]))
 
 
 def case(name, shuffle):
@@ -85,6 +94,16 @@ def case(name, shuffle):
         # A large tol makes the plateau come early: the rate shrinks, then stops.
         params = dict(learning_rate=0.2, alpha=1e-4, batch_size=16, max_epochs=30, tol=0.05,
                       n_iter_no_change=1)  # fmt: skip
+    elif name == "body_batch_norm":
+        # A Keras body: the general path (Keras's stateless_call), with
+        # non-trainable variables (the moving statistics) carried along.
+        X, y = _classification(64, 4, 3, 4)
+        spec = BodySpec(_body_config(), (4,), (SOFTMAX3,))
+        Y = y[:, None].astype(np.float32)
+        W = np.ones(64, np.float32)
+        validation = None
+        task, early, solver, lr_schedule = "classification", False, "adam", "constant"
+        params = dict(learning_rate=0.02, alpha=1e-3, batch_size=16, max_epochs=6)
     else:
         raise KeyError(name)
     key = _training.TrainerKey(
@@ -96,14 +115,23 @@ def case(name, shuffle):
         shuffle=shuffle,
         learning_rate=lr_schedule,
     )
-    weights = spec.initial_weights(np.random.RandomState(7))
+    weights = _initial_weights(spec)
     schedule = {"tol": 1e-4, "n_iter_no_change": 10, "seed": 11, **params}
     chunks = [5, 4, 3] if name == "chunks" else [params["max_epochs"]]
     return key, weights, (X, Y, W), validation, schedule, chunks
 
 
+def _initial_weights(spec):
+    if isinstance(spec, NetworkSpec):
+        return spec.initial_weights(np.random.RandomState(7))
+    # A body's initializers run in Keras (backend-dependent streams): draw here.
+    rng = np.random.RandomState(7)
+    shapes = [w.shape for w in spec.initial_weights(np.random.RandomState(0))]
+    return [rng.uniform(0.5, 1.0, s).astype(np.float32) for s in shapes]
+
+
 CASES = ("adam_class_weight", "regressor_sample_weight", "early_stopping", "sgd_adaptive",
-         "chunks")  # fmt: skip
+         "chunks", "body_batch_norm")  # fmt: skip
 
 
 def run_case(train, name, shuffle):
@@ -200,6 +228,18 @@ def results():
     return get
 
 
+def predictions(spec, weights, X):
+    weights = [np.array(w, np.float32) for w in weights]
+    if isinstance(spec, NetworkSpec):
+        return forward(spec, weights, X)
+    from skout._network import set_weights, to_numpy
+
+    model = spec.build()
+    set_weights(model, spec, weights)
+    out = model(X, training=False)
+    return to_numpy(out if isinstance(out, (list, tuple)) else [out])
+
+
 def assert_same_network(name, ours, theirs):
     spec = case(name, False)[0].network
     X = case(name, False)[2][0]
@@ -209,8 +249,7 @@ def assert_same_network(name, ours, theirs):
     np.testing.assert_allclose(ours["scores"], theirs["scores"], atol=1e-6)
     np.testing.assert_allclose(ours["learning_rate"], theirs["learning_rate"], rtol=1e-5)
     for a, b in zip(
-        forward(spec, [np.array(w, np.float32) for w in ours["weights"]], X),
-        forward(spec, [np.array(w, np.float32) for w in theirs["weights"]], X),
+        predictions(spec, ours["weights"], X), predictions(spec, theirs["weights"], X)
     ):
         np.testing.assert_allclose(a, b, atol=1e-3)
 
