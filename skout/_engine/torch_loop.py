@@ -84,9 +84,8 @@ def _activate(torch, name, z):
     return getattr(torch, name)(z)
 
 
-def _native_loss(torch, name, target, p):
+def _native_loss(torch, name, target, p, eps):
     """Keras's PyTorch-backend loss ``name`` (probabilities in, per sample out)."""
-    eps = import_keras().config.epsilon()
     if name == "mean_squared_error":
         return torch.mean(torch.square(target - p), dim=-1)
     if name == "binary_crossentropy":
@@ -103,9 +102,13 @@ class _Network:
     """Forward pass and per-sample loss: plain torch where it can, Keras where not."""
 
     def __init__(self, template):
+        import torch
+
         from .._network import NetworkSpec
 
         self.template = template
+        self.epsilon = import_keras().config.epsilon()
+        self.xp = SimpleNamespace(sum=torch.sum, maximum=lambda a, b: torch.clamp(a, min=b))
         spec = template.key.network
         self.native = (
             isinstance(spec, NetworkSpec)
@@ -144,21 +147,16 @@ class _Network:
             start += out.target_width
             if out.sparse_target:
                 target = target[:, 0]
-            total = total + _native_loss(torch, out.loss, target, p) * out.loss_scale
+            loss = _native_loss(torch, out.loss, target, p, self.epsilon)
+            total = total + loss * out.loss_scale
         return total
 
     def objective(self, torch, trainable, non_trainable, x, y, w, alpha):
         preds, non_trainable = self.outputs(torch, trainable, non_trainable, x, training=True)
         losses = self.per_sample_loss(torch, y, preds)
         penalty = sum(torch.sum(torch.square(trainable[i])) for i in self.template.kernels)
-        objective, weight_sum = rule.batch_objective(_torch_namespace(torch), losses, w,
-                                                     penalty, alpha)  # fmt: skip
+        objective, weight_sum = rule.batch_objective(self.xp, losses, w, penalty, alpha)
         return objective, weight_sum, non_trainable
-
-
-def _torch_namespace(torch):
-    """What :func:`rule.batch_objective` needs, in torch."""
-    return SimpleNamespace(sum=torch.sum, maximum=lambda a, b: torch.clamp(a, min=b))
 
 
 class _Optimizer:
