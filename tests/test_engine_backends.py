@@ -190,7 +190,8 @@ def main(shuffle):
 
 
 def run_in(backend, shuffle):
-    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT),
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": path,
            "TF_CPP_MIN_LOG_LEVEL": "3"}  # fmt: skip
     code = (
         f"import sys; sys.path.insert(0, {str(TESTS)!r}); "
