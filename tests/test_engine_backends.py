@@ -189,7 +189,8 @@ def main(shuffle):
     print(json.dumps({name: run_case(train, name, shuffle) for name in CASES}))
 
 
-def run_in(backend, shuffle):
+def start(backend, shuffle):
+    """Start the cases in a ``KERAS_BACKEND=backend`` subprocess (it runs meanwhile)."""
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": path,
            "TF_CPP_MIN_LOG_LEVEL": "3"}  # fmt: skip
@@ -197,12 +198,16 @@ def run_in(backend, shuffle):
         f"import sys; sys.path.insert(0, {str(TESTS)!r}); "
         f"import test_engine_backends as t; t.main({shuffle!r})"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=300,
+    return subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def collect(process):
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-3000:]
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 BACKENDS = [
@@ -216,17 +221,40 @@ BACKENDS = [
 ]
 
 
+def _installed(module):
+    return importlib.util.find_spec(module) is not None
+
+
 @pytest.fixture(scope="module")
 def results():
-    """Lazily run each backend's subprocess once per shuffle setting."""
+    """Each backend's results, its subprocess started for all at the first use.
+
+    The subprocesses run while this process computes the TensorFlow side.
+    """
+    shuffle = _tf_uses_shared_order()
+    wanted = [(b, shuffle) for b in ("jax", "torch") if _installed(b)]
+    if _installed("jax") and _installed("torch"):
+        wanted += [(b, True) for b in ("jax", "torch") if (b, True) not in wanted]
+    running = {w: start(*w) for w in wanted}
     cache = {}
 
     def get(backend, shuffle):
         if (backend, shuffle) not in cache:
-            cache[backend, shuffle] = run_in(backend, shuffle)
+            cache[backend, shuffle] = collect(running[backend, shuffle])
         return cache[backend, shuffle]
 
-    return get
+    yield get
+    for process in running.values():
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+@pytest.fixture(scope="module")
+def tensorflow_results(results):
+    """Every case on TensorFlow's loop (while the subprocesses run)."""
+    shuffle = _tf_uses_shared_order()
+    return {name: run_case(_training.train, name, shuffle) for name in CASES}
 
 
 def predictions(spec, weights, X):
@@ -257,11 +285,11 @@ def assert_same_network(name, ours, theirs):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", CASES)
-def test_backend_loop_trains_the_network_the_tensorflow_loop_trains(results, backend, name):
+def test_backend_loop_trains_the_network_the_tensorflow_loop_trains(
+    results, tensorflow_results, backend, name
+):
     shuffle = _tf_uses_shared_order()
-    theirs = results(backend, shuffle)[name]
-    ours = run_case(_training.train, name, shuffle)
-    assert_same_network(name, theirs, ours)
+    assert_same_network(name, results(backend, shuffle)[name], tensorflow_results[name])
 
 
 def test_cases_exercise_what_they_claim():
