@@ -292,7 +292,8 @@ class _BodyNet:
 
     def frozen_signature(self, tf):
         return [
-            tf.TensorSpec(s, tf.as_dtype(d)) for s, d in zip(self.frozen_shapes, self.frozen_dtypes)
+            tf.TensorSpec(s, tf.as_dtype(d))
+            for s, d in zip(self.frozen_shapes, self.frozen_dtypes)
         ]
 
     def input_spec(self, tf):
@@ -717,7 +718,12 @@ def train(key, weights, data, validation, schedule, state=None, optimizer_state=
     with _on_device(key.device):
         trainer = _programs.get(program_key(key))
         return trainer.train(
-            weights, data, validation, schedule, state or rule.StoppingState(), optimizer_state,
+            weights,
+            data,
+            validation,
+            schedule,
+            state or rule.StoppingState(),
+            optimizer_state,
             frozen,
         )
 

@@ -51,11 +51,19 @@ def _observer():
         (AutoHeadClassifier, dict(class_weight="balanced", alpha=1e-2), {}),
         (AutoHeadRegressor, {}, dict(sample_weight=True)),
         (AutoHeadClassifier, dict(early_stopping=True, n_iter_no_change=3), {}),
-        (AutoHeadClassifier, dict(solver="sgd", learning_rate="adaptive", tol=0.05,
-                                  n_iter_no_change=1), {}),  # fmt: skip
+        (
+            AutoHeadClassifier,
+            dict(solver="sgd", learning_rate="adaptive", tol=0.05, n_iter_no_change=1),
+            {},
+        ),  # fmt: skip
     ],
-    ids=["class_weight", "balanced+alpha", "regressor sample_weight", "early_stopping",
-         "sgd adaptive"],  # fmt: skip
+    ids=[
+        "class_weight",
+        "balanced+alpha",
+        "regressor sample_weight",
+        "early_stopping",
+        "sgd adaptive",
+    ],  # fmt: skip
 )
 def test_an_observing_keras_callback_does_not_change_the_model(
     three_classes, Est, params, fit_kwargs
@@ -197,9 +205,7 @@ def test_threads_fitting_one_architecture_do_not_share_state():
     X, y = make_regression(n_samples=60, n_features=4, random_state=0)
 
     def fit(seed):
-        return AutoHeadRegressor(hidden_layer_sizes=(5,), max_iter=8, random_state=seed).fit(
-            X, y
-        )
+        return AutoHeadRegressor(hidden_layer_sizes=(5,), max_iter=8, random_state=seed).fit(X, y)
 
     alone = [fit(seed).predict(X) for seed in range(4)]
     with ThreadPoolExecutor(4) as pool:
