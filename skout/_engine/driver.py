@@ -182,15 +182,17 @@ class ChunkPlanner:
     its per-epoch buffers (the batch orders, the curves) stay small: at most
     :data:`MAX_ORDER_ENTRIES` batch-order entries per call. The first call is
     sized from a cost estimate, the next ones from the time per epoch
-    measured so far.
+    measured so far. A user's body (convolutions, recurrences) costs more per
+    weight than the estimate knows: its first call runs one epoch.
     """
 
-    def __init__(self, n_samples, n_weights, batch_size, n_validation=0):
+    def __init__(self, n_samples, n_weights, batch_size, n_validation=0, estimate=True):
         self.n_samples = max(int(n_samples), 1)
         self.cap = max(1, MAX_ORDER_ENTRIES // self.n_samples)
         batches = -(-self.n_samples // max(int(batch_size), 1))
         flops = 6.0 * self.n_samples * n_weights + 2.0 * n_validation * n_weights
-        self.per_epoch = batches * 2e-4 + flops / 2e9  # a cautious guess
+        # A cautious guess; without an estimate, a huge one (one epoch first).
+        self.per_epoch = batches * 2e-4 + flops / 2e9 if estimate else np.inf
         self.epochs = self.seconds = 0.0
 
     def next(self, remaining):
@@ -280,7 +282,7 @@ def _train_epochs(options, key, weights, data, validation, rng, score_fn, increm
     per_epoch = bool(options.verbose) or hooks is not None or keras_callbacks is not None
     planner = ChunkPlanner(
         n_samples, sum(w.size for w in weights), batch_size,
-        0 if validation is None else len(validation[0]),
+        0 if validation is None else len(validation[0]), estimate=key.network.predicts_in_numpy,
     )  # fmt: skip
     curve, scores, val_losses, best, frozen, logs = [], [], [], None, None, {}
     started, done, stopped, diverged = time.perf_counter(), 0, False, False
