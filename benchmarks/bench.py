@@ -10,7 +10,13 @@ same architecture:
 * ``predict`` -- ``predict_proba`` latency on 1, 32, 1,000 and 100,000 rows;
 * ``pickle``  -- pickle round trip plus the first ``predict_proba``;
 * ``import``  -- import time in fresh processes, and whether TensorFlow loads;
-* ``memory``  -- RSS growth over many consecutive fits, in a clean process.
+* ``memory``  -- RSS growth over many consecutive fits, in a clean process;
+* ``grid``    -- a grid over 10 widths of one depth in one process (cold: the
+  compiled program is traced in the run), total time against MLP's;
+* ``archs``   -- RSS over 200 fits cycling 50 dense architectures, and over 50
+  distinct body architectures, each in a clean process;
+* ``maxiter`` -- peak RSS of a fit with early stopping at ``max_iter=10**7``
+  against ``max_iter=200``, each in a clean process.
 
 It prints one table with the ratios skout/MLP and Keras/MLP and marks each
 row that has a goal PASS or FAIL. See ``benchmarks/README.md``.
@@ -68,12 +74,15 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
+# Measure the skout of the checkout this script sits in, not an installed one.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import skout
 from skout import AutoHeadClassifier, AutoHeadRegressor
 from skout.heads import choose_head
 
 MIB = 1024.0**2
-CASE_NAMES = ("fit", "big", "predict", "pickle", "import", "memory")
+CASE_NAMES = ("fit", "big", "predict", "pickle", "import", "memory", "grid", "archs", "maxiter")
 FIT_DATASETS = ("breast_cancer", "digits", "wine", "diabetes", "linnerud", "multilabel")
 SUBPROCESS_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
@@ -106,6 +115,10 @@ class Settings:
         (latency does not depend on how well they are trained).
     memory_fits_skout, memory_fits_keras, memory_epochs : int
         Consecutive fits (and their epochs) of the ``memory`` case.
+    grid_epochs : int
+        Epochs of each fit of the ``grid`` case.
+    arch_fits, arch_count, body_count, arch_epochs : int
+        Fits and distinct architectures of the ``archs`` case, and epochs.
     """
 
     epochs: int = 200
@@ -121,6 +134,11 @@ class Settings:
     memory_fits_skout: int = 50
     memory_fits_keras: int = 20
     memory_epochs: int = 20
+    grid_epochs: int = 100
+    arch_fits: int = 200
+    arch_count: int = 50
+    body_count: int = 50
+    arch_epochs: int = 5
 
     @classmethod
     def quick(cls):
@@ -139,6 +157,11 @@ class Settings:
             memory_fits_skout=4,
             memory_fits_keras=3,
             memory_epochs=2,
+            grid_epochs=5,
+            arch_fits=8,
+            arch_count=4,
+            body_count=3,
+            arch_epochs=1,
         )
 
     @property
@@ -885,6 +908,157 @@ def case_memory(settings, workspace):
     ]
 
 
+# -- cases: the engine (grids, many architectures, huge max_iter) -------------------
+GRID_WIDTHS = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
+GRID_DATASETS = ("wine", "digits")
+
+
+def grid_estimator(family, kind, width, epochs, batch_size):
+    est = make_exact_epochs(family, kind, epochs, batch_size)
+    return est.set_params(hidden_layer_sizes=(width,))
+
+
+def case_grid(settings, workspace):
+    """A grid over 10 widths of one depth, cold (traced in the run), vs MLP."""
+    workspace.warm_up_process()
+    rows = []
+    for name in GRID_DATASETS:
+        data = load_dataset(name)
+        X, y = data.X_train, data.y_train
+        totals = {"skout": 0.0, "mlp": 0.0}
+        with quiet_fits():
+            forget_compiled_trainers()
+            for width in GRID_WIDTHS:  # interleaved, so noise hits both
+                for family in totals:
+                    est = grid_estimator(family, data.kind, width, settings.grid_epochs,
+                                         data.batch_size)  # fmt: skip
+                    totals[family] += timed(lambda est=est, X=X, y=y: est.fit(X, y))[0]
+        progress(f"grid {name}: {totals}")
+        label = f"{data.label}, {len(GRID_WIDTHS)} widths x {settings.grid_epochs} ep"
+        rows.append(ratio_goal(Row("grid", f"{label}: total fit, cold (s)", totals["skout"],
+                                   mlp=totals["mlp"])))  # fmt: skip
+    return rows
+
+
+def arch_list(count):
+    """``count`` distinct dense architectures of depth 1 and 2."""
+    widths = [8 + 4 * i for i in range(-(-count // 2))]
+    archs = [(w,) for w in widths] + [(w, max(2, w // 2)) for w in widths]
+    return archs[:count]
+
+
+def body_list(count):
+    """``count`` distinct Keras bodies (each its own compiled program)."""
+    import keras
+
+    return [
+        keras.Sequential([keras.layers.Dense(4 + i, activation="relu"),
+                          keras.layers.Dense(8, activation="relu")])
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def arch_worker(kind, fits, count, epochs):
+    """RSS over ``fits`` fits cycling ``count`` architectures (a subprocess).
+
+    ``kind`` is "dense" (``hidden_layer_sizes``) or "body" (``body=``).
+    Returns ``rss_first`` (after the first fit), ``rss_last``, ``peak`` (MiB),
+    and the median seconds of the first and last ``count // 4`` fits.
+    """
+    data = load_dataset("digits")
+    X, y = data.X_train, data.y_train
+    archs = arch_list(count) if kind == "dense" else list(range(count))
+    readings, seconds = [], []
+    for i in range(fits):
+        if kind == "dense":
+            est = make_skout(data.kind, epochs, data.batch_size)
+            est.set_params(hidden_layer_sizes=archs[i % count])
+        else:
+            est = make_skout(data.kind, epochs, data.batch_size)
+            est.set_params(body=_bodies(count)[i % count])
+        with quiet_fits():
+            seconds.append(timed(lambda est=est: est.fit(X, y))[0])
+        del est
+        gc.collect()
+        readings.append(rss_mib())
+    k = max(1, count // 4)
+    return {
+        "rss_first": readings[0],
+        "rss_last": readings[-1],
+        "peak": peak_rss_mib(),
+        "first_s": statistics.median(seconds[:k]),
+        "last_s": statistics.median(seconds[-k:]),
+    }
+
+
+_BODIES = {}
+
+
+def _bodies(count):
+    if count not in _BODIES:
+        _BODIES[count] = body_list(count)
+    return _BODIES[count]
+
+
+def case_archs(settings, workspace):
+    """RSS growth over many architectures: dense widths/depths, then bodies."""
+    rows = []
+    for kind, fits, count in (
+        ("dense", settings.arch_fits, settings.arch_count),
+        ("body", settings.body_count, settings.body_count),
+    ):
+        args = [__file__, "--engine-worker", f"arch:{kind}:{fits}:{count}",
+                "--epochs", str(settings.arch_epochs)]  # fmt: skip
+        stats = last_json_line(run_python(args, timeout=1800)[1])
+        progress(f"archs {kind}: {stats}")
+        growth = stats["rss_last"] - stats["rss_first"]
+        label = f"digits, {fits} fits cycling {count} {kind} architectures"
+        rows += [
+            Row("archs", f"{label}: RSS growth, fit 1 -> {fits} (MiB)", growth, digits=1,
+                goal="skout < 50 MiB", passed=growth < 50.0),
+            Row("archs", f"{label}: median fit (s), first / last {max(1, count // 4)} fits",
+                f"{stats['first_s']:.3f} / {stats['last_s']:.3f}"),
+        ]  # fmt: skip
+    return rows
+
+
+def maxiter_worker(max_iter):
+    """Peak RSS of one early-stopping fit on digits at ``max_iter`` (a subprocess)."""
+    data = load_dataset("digits")
+    est = make_skout(data.kind, 10, data.batch_size).set_params(
+        max_iter=max_iter, early_stopping=True, n_iter_no_change=5, tol=1e-4
+    )
+    with quiet_fits():
+        est.fit(data.X_train, data.y_train)
+    return {"peak": peak_rss_mib(), "n_iter": est.n_iter_}
+
+
+def case_maxiter(settings, workspace):
+    """Peak RSS at max_iter=10**7 vs 200, early stopping, clean processes."""
+    peaks = {}
+    for max_iter in (200, 10**7):
+        args = [__file__, "--engine-worker", f"maxiter:{max_iter}"]
+        peaks[max_iter] = last_json_line(run_python(args)[1])
+    progress(f"maxiter: {peaks}")
+    extra = peaks[10**7]["peak"] - peaks[200]["peak"]
+    return [
+        Row("maxiter", "digits, early stopping: peak RSS at max_iter=200 (MiB)",
+            peaks[200]["peak"], digits=1),
+        Row("maxiter", f"digits, early stopping: peak RSS at max_iter=10**7 minus at 200 (MiB), "
+            f"{peaks[10**7]['n_iter']} epochs run", extra, digits=1,
+            goal="skout < 50 MiB", passed=extra < 50.0),
+    ]  # fmt: skip
+
+
+def engine_worker(spec, epochs):
+    """Run the worker ``spec`` names ("arch:KIND:FITS:COUNT" or "maxiter:N")."""
+    name, *parts = spec.split(":")
+    if name == "arch":
+        kind, fits, count = parts[0], int(parts[1]), int(parts[2])
+        return arch_worker(kind, fits, count, epochs)
+    return maxiter_worker(int(parts[0]))
+
+
 CASES = {
     "fit": case_fit,
     "big": case_big,
@@ -892,6 +1066,9 @@ CASES = {
     "pickle": case_pickle,
     "import": case_import,
     "memory": case_memory,
+    "grid": case_grid,
+    "archs": case_archs,
+    "maxiter": case_maxiter,
 }
 
 
@@ -1064,6 +1241,7 @@ def parse_args(argv):
     parser.add_argument("--markdown", metavar="PATH", help="also write the table here")
     parser.add_argument("--memory-worker", choices=("skout", "keras"), help=argparse.SUPPRESS)
     parser.add_argument("--memory-fits", type=int, default=50, help=argparse.SUPPRESS)
+    parser.add_argument("--engine-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     unknown = set(args.only) - set(CASE_NAMES)
     if unknown:
@@ -1085,6 +1263,10 @@ def main(argv=None):
     if args.memory_worker:
         epochs = args.epochs if args.epochs is not None else 20
         print(json.dumps(memory_worker(args.memory_worker, args.memory_fits, epochs)))
+        return 0
+    if args.engine_worker:
+        epochs = args.epochs if args.epochs is not None else 5
+        print(json.dumps(engine_worker(args.engine_worker, epochs)))
         return 0
     settings = make_settings(args)
     started = datetime.datetime.now().astimezone()

@@ -1,63 +1,26 @@
-"""Training through Keras's own ``model.fit``, for what only it can do.
+"""Training through Keras's own ``model.fit``: the fallback for backends
+without a compiled loop.
 
-The compiled path in :mod:`skout._training` is used whenever it can be. Keras
-callbacks need Keras's training loop (its ``logs``, ``model.stop_training``,
-...), and backends other than TensorFlow have no compiled path yet, so then
-training runs through ``model.fit`` here, with scikit-learn's stopping rule,
-learning-rate schedules and early-stopping best weights applied by a
-callback, and batches shuffled by ``random_state``. It is slower: Keras pays
-a fixed cost per epoch.
+On TensorFlow every fit runs the compiled loop of :mod:`skout._training`
+(Keras callbacks included, see :mod:`skout._engine.keras_callbacks`). On
+other backends, until their compiled loops land, training runs through
+``model.fit`` here. It calls the same rule (:mod:`skout._engine.rule`): the
+batches of :func:`~skout._engine.rule.epoch_orders`, :func:`after_epoch`
+after each epoch, and each batch's sample weights scaled to sum to the batch
+size, so that Keras's ``sum(w * loss) / batch_size`` is the rule's data term
+``sum(w * loss) / sum(w)``. What still differs: Keras adds the L2 term as
+``0.5 * alpha / batch_size * ||W||^2`` (a regulariser fixed per model), where
+the rule divides by the batch's weight sum; the two agree for unit weights
+and full batches. It is slower: Keras pays a fixed cost per epoch.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from ._engine import rule
 from ._network import get_weights, import_keras, set_weights, to_numpy
 from ._training import TrainResult
-
-
-class StoppingRule:
-    """scikit-learn's MLP stopping rule, learning-rate schedule and best weights.
-
-    Call :meth:`update` after every epoch; it returns whether to stop.
-    """
-
-    def __init__(self, *, early_stopping, tol, patience, lr_schedule, state):
-        self.early_stopping = early_stopping
-        self.tol = tol
-        self.patience = patience
-        self.lr_schedule = lr_schedule
-        self.state = state
-        self.best_weights = None
-        self.diverged = False
-
-    def update(self, loss, score, weights, learning_rate):
-        """Record one epoch; return (stop, new learning rate)."""
-        st = self.state
-        if not math.isfinite(loss):
-            self.diverged = True
-            return True, learning_rate
-        if self.early_stopping:
-            st.no_improvement_count = (
-                st.no_improvement_count + 1 if score < st.best_score + self.tol else 0
-            )
-            if score > st.best_score:
-                st.best_score = score
-                self.best_weights = [np.array(w) for w in weights]
-        else:
-            st.no_improvement_count = (
-                st.no_improvement_count + 1 if loss > st.best_loss - self.tol else 0
-            )
-            st.best_loss = min(st.best_loss, loss)
-        if st.no_improvement_count <= self.patience:
-            return False, learning_rate
-        if self.lr_schedule == "adaptive" and learning_rate > 1e-6:
-            st.no_improvement_count = 0
-            return False, learning_rate / 5.0
-        return True, learning_rate
 
 
 def _split_targets(spec, Y):
@@ -70,31 +33,32 @@ def _split_targets(spec, Y):
     return blocks[0] if len(blocks) == 1 else blocks
 
 
-def _batches(keras, spec, data, batch_size, shuffle, seed):
-    """Mini-batches for ``model.fit``, shuffled by ``seed`` each epoch.
+def _batches(keras, spec, data, batch_size, shuffle, seed, first_epoch):
+    """Mini-batches for ``model.fit``: the rule's batch order, each batch's
+    weights scaled to sum to its size (Keras divides by the batch size)."""
 
-    Keras's own shuffling follows its global seed; this keeps ``random_state``
-    in charge without touching it.
-    """
+    n = len(data[0])
+    n_batches = -(-n // batch_size)
 
     class Batches(keras.utils.PyDataset):
+        # The epoch is set by the rule callback's on_epoch_begin: Keras peeks
+        # at a batch before training and calls on_epoch_end at different
+        # times on different backends.
         def __init__(self):
             super().__init__()
-            self.rng = np.random.RandomState(seed)
-            self.order = np.arange(len(data[0]))
-            self.on_epoch_end()
+            self.set_epoch(first_epoch)
+
+        def set_epoch(self, epoch):
+            self.order = rule.epoch_orders(seed, epoch, 1, n, shuffle)[0]
 
         def __len__(self):
-            return -(-len(self.order) // batch_size)
+            return n_batches
 
         def __getitem__(self, i):
             idx = self.order[i * batch_size : (i + 1) * batch_size]
             X, Y, W = (a[idx] for a in data)
-            return X, _split_targets(spec, Y), W
-
-        def on_epoch_end(self):
-            if shuffle:
-                self.rng.shuffle(self.order)
+            W = W * (len(idx) / max(float(W.sum()), rule.EPS))
+            return X, _split_targets(spec, Y), W.astype(np.float32)
 
     return Batches()
 
@@ -130,17 +94,12 @@ def train(
     if optimizer_state is not None:
         for variable, value in zip(model.optimizer.variables, optimizer_state):
             variable.assign(value)
-    rule = StoppingRule(
-        early_stopping=key.early_stopping,
-        tol=schedule.tol,
-        patience=schedule.n_iter_no_change,
-        lr_schedule=key.learning_rate,
-        state=state,
-    )
     curves = {"loss": [], "score": [], "val_loss": []}
+    found = {"state": rule.StoppingState(*state), "best": None, "diverged": False}
 
     class _SklearnRule(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
+            batches.set_epoch(schedule.first_epoch + epoch)
             if hooks is not None:
                 hooks.begin_epoch(get_weights(self.model, spec), curves["loss"])
 
@@ -158,13 +117,23 @@ def train(
                 score = score_fn(outputs, validation)
                 curves["score"].append(score)
                 curves["val_loss"].append(float(logs.get("val_loss", np.nan)))
-            lr = float(self.model.optimizer.learning_rate)
-            stop, new_lr = rule.update(curves["loss"][-1], score, current, lr)
-            if key.learning_rate == "invscaling":
-                seen = schedule.samples_seen + (epoch + 1) * len(data[0])
-                new_lr = schedule.learning_rate / (seen + 1.0) ** schedule.power_t
-            if new_lr != lr:
-                self.model.optimizer.learning_rate = new_lr
+            lr = float(np.asarray(self.model.optimizer.learning_rate))
+            verdict = rule.after_epoch(
+                rule.NUMPY, found["state"], loss=curves["loss"][-1], score=score,
+                learning_rate=lr, tol=schedule.tol, patience=schedule.n_iter_no_change,
+                early_stopping=key.early_stopping, schedule=key.learning_rate,
+                lr_init=schedule.learning_rate, power_t=schedule.power_t,
+                samples_seen=schedule.samples_seen + (epoch + 1) * len(data[0]),
+            )  # fmt: skip
+            found["state"] = rule.StoppingState(
+                float(verdict.state[0]), float(verdict.state[1]), int(verdict.state[2])
+            )
+            found["diverged"] = bool(verdict.diverged)
+            if key.early_stopping and bool(verdict.improved):
+                found["best"] = current
+            stop = bool(verdict.stop)
+            if float(verdict.learning_rate) != lr:
+                self.model.optimizer.learning_rate = float(verdict.learning_rate)
             if verbose:
                 verbose(epoch + 1, curves)
             if hooks is not None and hooks.end_epoch(current, curves["loss"]):
@@ -177,8 +146,10 @@ def train(
     if validation is not None:
         Xv, Yv, Wv = validation[:3]
         fit_validation = (Xv, _split_targets(spec, Yv), Wv)
+    batches = _batches(keras, spec, (X, Y, W), schedule.batch_size, schedule.shuffle,
+                       schedule.seed, schedule.first_epoch)  # fmt: skip
     model.fit(
-        _batches(keras, spec, (X, Y, W), schedule.batch_size, key.shuffle, schedule.seed),
+        batches,
         epochs=schedule.max_epochs,
         shuffle=False,  # the batches are shuffled by random_state, not Keras's seed
         validation_data=fit_validation,
@@ -188,13 +159,13 @@ def train(
     n_iter = len(curves["loss"])
     return TrainResult(
         weights=get_weights(model, spec),
-        best_weights=rule.best_weights,
+        best_weights=found["best"],
         optimizer_state=to_numpy(model.optimizer.variables),
         loss_curve=curves["loss"],
         validation_scores=curves["score"],
         validation_losses=curves["val_loss"],
         n_iter=n_iter,
         stopped=bool(model.stop_training) or n_iter < schedule.max_epochs,
-        diverged=rule.diverged,
-        state=rule.state,
+        diverged=found["diverged"],
+        state=found["state"],
     )

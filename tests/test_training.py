@@ -10,6 +10,7 @@ from conftest import tensorflow_only
 from sklearn.datasets import make_classification
 
 from skout import AutoHeadClassifier, AutoHeadRegressor, _network, _training
+from skout._engine.cache import set_training_cache_size
 
 pytestmark = tensorflow_only
 
@@ -61,10 +62,6 @@ def test_compiled_training_matches_keras_fit(binary_data, solver, batch_size):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
 
 
-def _tracing_counts():
-    return [t._run.experimental_get_tracing_count() for p in _training._idle.values() for t in p]
-
-
 def test_one_trace_serves_every_fit_of_an_architecture(binary_data):
     X, y = binary_data
     _training.clear_cache()
@@ -73,15 +70,19 @@ def test_one_trace_serves_every_fit_of_an_architecture(binary_data):
     # Other data sizes, learning rates, batch sizes, alphas: no new trace.
     AutoHeadClassifier(**params, learning_rate_init=0.01).fit(X[:50], y[:50])
     AutoHeadClassifier(**params, batch_size=16, alpha=0.1).fit(X[:90], y[:90])
-    assert _tracing_counts() == [1]
+    assert _training.tracing_count() == [1]
 
 
-def test_trainer_pool_stays_bounded(binary_data):
+def test_program_cache_stays_bounded(binary_data):
     X, y = binary_data
-    _training.clear_cache()
-    for width in range(1, _training._MAX_IDLE_TRAINERS + 4):
-        AutoHeadClassifier(hidden_layer_sizes=(width,), max_iter=1).fit(X, y)
-    assert sum(len(p) for p in _training._idle.values()) == _training._MAX_IDLE_TRAINERS
+    previous = set_training_cache_size(2)
+    try:
+        for depth in (1, 2, 3):  # three programs (widths alone would share one)
+            AutoHeadClassifier(hidden_layer_sizes=(3,) * depth, max_iter=1).fit(X, y)
+        assert len(_training._idle) == 2
+        assert [key.network.depth for key in _training._idle] == [2, 3]
+    finally:
+        set_training_cache_size(previous)
 
 
 def test_unpickled_model_predicts_without_tensorflow(binary_data, tmp_path):

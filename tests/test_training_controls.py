@@ -230,7 +230,7 @@ def test_coefs_and_intercepts_follow_mlp_shapes(digits):
 
 
 # -- Keras callbacks ---------------------------------------------------------------
-def test_keras_callbacks_run_through_keras_fit(digits):
+def test_a_keras_callback_can_stop_training(digits):
     import keras
 
     X, X_val, y, y_val = digits

@@ -9,7 +9,9 @@ from dataclasses import dataclass, fields
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .. import _devices, _keras_fit, _training
+from .. import _devices
+from . import rule
+from .keras_callbacks import KerasCallbacks
 
 # scikit-learn's MLP opens its divergence error with this sentence; keep it.
 NON_FINITE = (
@@ -54,7 +56,7 @@ class EngineOptions:
 class Continuation:
     """What ``partial_fit`` carries from one call to the next."""
 
-    stopping_state: object  # _training.StoppingState
+    stopping_state: object  # (best_loss, best_score, no_improvement_count)
     optimizer_state: object  # list of ndarray, or None
     samples_seen: int  # t_
     epochs_done: int  # n_iter_
@@ -68,7 +70,7 @@ class TrainOutcome:
     loss_curve: list
     validation_scores: list | None
     validation_losses: list | None
-    state: object
+    state: object  # rule.StoppingState: (best_loss, best_score, no_improvement_count)
     optimizer_state: object
     n_iter: int
     n_samples: int
@@ -88,6 +90,8 @@ def _batch_size(options, n_samples):
 
 
 def _device(options):
+    from .. import _training
+
     if options.device is None:
         return None
     if _training.backend_name() != "tensorflow":
@@ -101,6 +105,8 @@ def _device(options):
 
 def trainer_key(options, spec, validation):
     """The compiled program a fit needs (what its trace depends on)."""
+    from .. import _training
+
     return _training.TrainerKey(
         network=spec,
         optimizer=_training.OptimizerSpec(
@@ -146,6 +152,8 @@ def train(options, spec, weights, data, validation, rng, *, score_fn, incrementa
     hooks : EpochHooks or None
         scikit-learn callbacks to tell about each epoch.
     """
+    from .. import _training
+
     key = trainer_key(options, spec, validation)
     if options.solver == "lbfgs":
         weights, curve, n_iter, converged = _training.train_lbfgs(
@@ -159,92 +167,180 @@ def train(options, spec, weights, data, validation, rng, *, score_fn, incrementa
                 ConvergenceWarning,
                 stacklevel=5,  # the user's call to fit
             )
-        state = _training.StoppingState(best_loss=min(curve, default=np.inf))
+        state = rule.StoppingState(best_loss=float(min(curve, default=np.inf)))
         return TrainOutcome(weights, curve, [], [], state, None, n_iter, len(data[0]))
     return _train_epochs(
         options, key, weights, data, validation, rng, score_fn, incremental, continuation, hooks
     )
 
 
+class ChunkPlanner:
+    """How many epochs the next compiled call runs.
+
+    A call should last about :data:`CHUNK_SECONDS`, so that Ctrl-C (which
+    Python sees when the call returns) stops a fit within about a second, and
+    its per-epoch buffers (the batch orders, the curves) stay small: at most
+    :data:`MAX_ORDER_ENTRIES` batch-order entries per call. The first call is
+    sized from a cost estimate, the next ones from the time per epoch
+    measured so far. A user's body (convolutions, recurrences) costs more per
+    weight than the estimate knows: its first call runs one epoch.
+    """
+
+    def __init__(self, n_samples, n_weights, batch_size, n_validation=0, estimate=True):
+        self.n_samples = max(int(n_samples), 1)
+        self.cap = max(1, MAX_ORDER_ENTRIES // self.n_samples)
+        batches = -(-self.n_samples // max(int(batch_size), 1))
+        flops = 6.0 * self.n_samples * n_weights + 2.0 * n_validation * n_weights
+        # A cautious guess; without an estimate, a huge one (one epoch first).
+        self.per_epoch = batches * 2e-4 + flops / 2e9 if estimate else np.inf
+        self.epochs = self.seconds = 0.0
+
+    def next(self, remaining):
+        per_epoch = self.seconds / self.epochs if self.epochs else self.per_epoch
+        wanted = int(CHUNK_SECONDS / max(per_epoch, 1e-6))
+        return int(max(1, min(wanted, self.cap, remaining)))
+
+    def record(self, epochs, seconds):
+        if epochs:
+            self.epochs, self.seconds = epochs, seconds
+
+
+#: Target duration of one compiled call (seconds).
+CHUNK_SECONDS = 0.5
+#: The most batch-order entries (epochs x samples) one compiled call holds.
+MAX_ORDER_ENTRIES = 4_000_000
+
+
+def as_state(value):
+    """A :class:`rule.StoppingState` from a 3-tuple (or an older pickled state)."""
+    if value is None:
+        return rule.StoppingState()
+    if hasattr(value, "best_loss") and not isinstance(value, tuple):
+        value = (value.best_loss, value.best_score, value.no_improvement_count)
+    best_loss, best_score, count = value
+    return rule.StoppingState(float(best_loss), float(best_score), int(count))
+
+
 def _train_epochs(options, key, weights, data, validation, rng, score_fn, incremental,
                   continuation, hooks):  # fmt: skip
-    """Mini-batch training: the compiled path, or Keras's fit for callbacks."""
+    """Mini-batch training, chunk after chunk of compiled epochs."""
+    from .. import _keras_fit, _training
+
     if continuation is not None:
-        state = continuation.stopping_state
+        state = as_state(continuation.stopping_state)
         optimizer_state = continuation.optimizer_state
         seen, first_epoch = continuation.samples_seen, continuation.epochs_done
     else:
-        state, optimizer_state, seen, first_epoch = _training.StoppingState(), None, 0, 0
+        state, optimizer_state, seen, first_epoch = rule.StoppingState(), None, 0, 0
     seed = int(rng.randint(np.iinfo(np.int32).max))
     max_epochs = 1 if incremental else options.max_iter
     patience = np.iinfo(np.int32).max
     if not incremental and np.isfinite(options.n_iter_no_change):
         patience = int(options.n_iter_no_change)
-    val_triple = None if validation is None else validation[:3]
-    # Quiet fits run every epoch in one compiled call; verbose ones, and
-    # those with scikit-learn callbacks, one epoch per call, so each epoch
-    # can be reported as it ends.
-    # Keras callbacks need Keras's own loop; so do backends other than
-    # TensorFlow, which the compiled path does not serve. Keras's loop runs
-    # every epoch in one call and reports each itself.
-    keras_loop = bool(options.callbacks) or _training.backend_name() != "tensorflow"
-    if keras_loop:
-        chunk = max_epochs
-    else:
-        chunk = 1 if options.verbose or hooks is not None else max_epochs
-    curve, scores, val_losses, best, result = [], [], [], None, None
-    started, done = time.perf_counter(), 0
-    while done < max_epochs:
-        schedule = _training.Schedule(
+    n_samples = len(data[0])
+    batch_size = _batch_size(options, n_samples)
+
+    def schedule(epochs, done):
+        return _training.Schedule(
             learning_rate=float(options.learning_rate_init),
             alpha=float(options.alpha),
-            batch_size=_batch_size(options, len(data[0])),
-            max_epochs=min(chunk, max_epochs - done),
+            batch_size=batch_size,
+            max_epochs=epochs,
             tol=float(options.tol),
             n_iter_no_change=patience,
             seed=seed,
             first_epoch=first_epoch + done,
             power_t=float(options.power_t),
-            samples_seen=seen + done * len(data[0]),
+            samples_seen=seen + done * n_samples,
+            dropout=float(getattr(key.network, "dropout", 0.0)),
+            shuffle=bool(options.shuffle),
         )
-        if keras_loop:
-            result = _keras_fit.train(
-                key, weights, data, validation, schedule,
-                callbacks=options.callbacks or [],
-                score_fn=score_fn,
-                verbose=_progress(started) if options.verbose else None,
-                state=state,
-                hooks=hooks,
-                optimizer_state=optimizer_state,
-            )  # fmt: skip
-        else:
-            if hooks is not None:
-                hooks.begin_epoch(weights, curve)
-            result = _training.train(
-                key, weights, data, val_triple, schedule, state, optimizer_state
-            )
-        weights, optimizer_state, state = (
-            result.weights, result.optimizer_state, result.state,
+
+    if _training.backend_name() != "tensorflow":
+        # No compiled loop on this backend (yet): Keras's own fit.
+        result = _keras_fit.train(
+            key, weights, data, validation, schedule(max_epochs, 0),
+            callbacks=options.callbacks or [], score_fn=score_fn,
+            verbose=_progress(time.perf_counter()) if options.verbose else None,
+            state=state, hooks=hooks, optimizer_state=optimizer_state,
         )  # fmt: skip
+        return _finish(options, key, result, result.weights, result.best_weights,
+                       result.loss_curve, result.validation_scores, result.validation_losses,
+                       result.state, result.optimizer_state, result.n_iter, result.stopped,
+                       first_epoch, validation, n_samples, incremental)  # fmt: skip
+
+    val_triple = None if validation is None else validation[:3]
+    keras_callbacks = None
+    if options.callbacks:
+        keras_callbacks = KerasCallbacks(
+            options.callbacks, key.network, weights, key.optimizer,
+            float(options.learning_rate_init), max_epochs, -(-n_samples // batch_size),
+        )  # fmt: skip
+    # Verbose fits and those with callbacks run one epoch per call, so each
+    # epoch is reported as it ends; quiet ones run chunks of about
+    # CHUNK_SECONDS.
+    per_epoch = bool(options.verbose) or hooks is not None or keras_callbacks is not None
+    planner = ChunkPlanner(
+        n_samples, sum(w.size for w in weights), batch_size,
+        0 if validation is None else len(validation[0]), estimate=key.network.predicts_in_numpy,
+    )  # fmt: skip
+    curve, scores, val_losses, best, frozen, logs = [], [], [], None, None, {}
+    started, done, stopped, diverged = time.perf_counter(), 0, False, False
+    if keras_callbacks is not None:
+        keras_callbacks.train_begin()
+    while done < max_epochs and not stopped:
+        epochs = 1 if per_epoch else planner.next(max_epochs - done)
+        if hooks is not None:
+            hooks.begin_epoch(weights, curve)
+        if keras_callbacks is not None:
+            keras_callbacks.epoch_begin(first_epoch + done)
+        tick = time.perf_counter()
+        result = _training.train(
+            key, weights, data, val_triple, schedule(epochs, done), state, optimizer_state,
+            frozen,
+        )  # fmt: skip
+        planner.record(result.n_iter, time.perf_counter() - tick)
+        weights, optimizer_state, state = result.weights, result.optimizer_state, result.state
+        frozen = getattr(result, "frozen", None)
         best = result.best_weights or best
         curve += result.loss_curve
         scores += result.validation_scores
         val_losses += result.validation_losses
         done += result.n_iter
-        if not keras_loop and hooks is not None and hooks.end_epoch(result.weights, curve):
-            result.stopped = True  # a callback asked to stop
-            break
-        if options.verbose and not keras_loop:
+        stopped, diverged = result.stopped, result.diverged
+        if hooks is not None and hooks.end_epoch(weights, curve):
+            stopped = True  # a callback asked to stop
+        if options.verbose:
             _progress(started)(done, {"loss": curve, "score": scores, "val_loss": val_losses})
-        if result.stopped:
-            break
-    diverged = result.diverged or not all(np.isfinite(w).all() for w in weights)
+        if keras_callbacks is not None and not diverged:
+            logs = {"loss": curve[-1]}
+            if validation is not None:
+                logs.update(val_loss=val_losses[-1], val_score=scores[-1])
+            weights, rate, asked = keras_callbacks.epoch_end(
+                first_epoch + done - 1, weights, float(optimizer_state[1]), logs
+            )
+            optimizer_state = [optimizer_state[0], np.float32(rate), *optimizer_state[2:]]
+            stopped = stopped or asked
+    if keras_callbacks is not None:
+        weights = keras_callbacks.train_end(weights, logs)
+    return _finish(options, key, None, weights, best, curve, scores, val_losses, state,
+                   optimizer_state, done, stopped, first_epoch, validation, n_samples,
+                   incremental, diverged)  # fmt: skip
+
+
+def _finish(options, key, result, weights, best, curve, scores, val_losses, state,
+            optimizer_state, done, stopped, first_epoch, validation, n_samples, incremental,
+            diverged=None):  # fmt: skip
+    """Apply the verdict: divergence error, convergence warning, best weights."""
+    if diverged is None:
+        diverged = result.diverged
+    diverged = diverged or not all(np.isfinite(w).all() for w in weights)
     if diverged:
         message = (
             f"Training diverged at epoch {first_epoch + done}: the loss became "
-            f"{curve[-1]} (or the weights non-finite). Lower learning_rate_init (now "
-            f"{options.learning_rate_init}), scale X (e.g. StandardScaler) or "
-            "raise alpha."
+            f"{curve[-1] if curve else np.nan} (or the weights non-finite). Lower "
+            f"learning_rate_init (now {options.learning_rate_init}), scale X (e.g. "
+            "StandardScaler) or raise alpha."
         )
         if not (key.early_stopping and best is not None):
             raise ValueError(f"{NON_FINITE} {message}")
@@ -255,7 +351,7 @@ def _train_epochs(options, key, weights, data, validation, rng, score_fn, increm
             ConvergenceWarning,
             stacklevel=6,
         )
-    elif not incremental and not result.stopped:
+    elif not incremental and not stopped:
         warnings.warn(
             f"Stochastic Optimizer: Maximum iterations ({options.max_iter}) "
             "reached and the optimization hasn't converged yet.",
@@ -267,7 +363,7 @@ def _train_epochs(options, key, weights, data, validation, rng, score_fn, increm
     return TrainOutcome(
         weights, curve, scores if validation is not None else None,
         val_losses if validation is not None else None,
-        state, optimizer_state, done, len(data[0]),
+        rule.StoppingState(*state), optimizer_state, done, n_samples,
     )  # fmt: skip
 
 
