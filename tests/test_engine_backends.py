@@ -10,7 +10,6 @@ predictions within 1e-3.
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import json
 import os
 import subprocess
@@ -27,16 +26,6 @@ from skout.heads import OutputHead
 SOFTMAX3 = OutputHead(3, "softmax", "sparse_categorical_crossentropy")
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
-
-
-def _tf_uses_shared_order():
-    """Whether the TensorFlow loop draws its batches from ``rule.epoch_orders``.
-
-    Until it does, its shuffled order is its own, and the cases compare
-    unshuffled (same batches, in order); the JAX and PyTorch loops are
-    compared shuffled with each other either way.
-    """
-    return "epoch_orders" in inspect.getsource(_training)
 
 
 def _classification(n, n_features, n_classes, seed):
@@ -231,7 +220,7 @@ def results():
 
     The subprocesses run while this process computes the TensorFlow side.
     """
-    shuffle = _tf_uses_shared_order()
+    shuffle = True  # the TF loop draws its batches from rule.epoch_orders too
     wanted = [(b, shuffle) for b in ("jax", "torch") if _installed(b)]
     if _installed("jax") and _installed("torch"):
         wanted += [(b, True) for b in ("jax", "torch") if (b, True) not in wanted]
@@ -253,7 +242,7 @@ def results():
 @pytest.fixture(scope="module")
 def tensorflow_results(results):
     """Every case on TensorFlow's loop (while the subprocesses run)."""
-    shuffle = _tf_uses_shared_order()
+    shuffle = True  # the TF loop draws its batches from rule.epoch_orders too
     return {name: run_case(_training.train, name, shuffle) for name in CASES}
 
 
@@ -288,7 +277,7 @@ def assert_same_network(name, ours, theirs):
 def test_backend_loop_trains_the_network_the_tensorflow_loop_trains(
     results, tensorflow_results, backend, name
 ):
-    shuffle = _tf_uses_shared_order()
+    shuffle = True  # the TF loop draws its batches from rule.epoch_orders too
     assert_same_network(name, results(backend, shuffle)[name], tensorflow_results[name])
 
 

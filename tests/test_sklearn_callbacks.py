@@ -114,7 +114,7 @@ def test_without_callbacks_training_stays_one_compiled_call(iris, monkeypatch):
     assert len(calls) == 1 + 6  # one call per epoch, only when asked
 
 
-def test_scikit_learn_callbacks_hear_epochs_run_by_keras_fit(iris):
+def test_scikit_learn_callbacks_and_keras_callbacks_hear_the_same_epochs(iris):
     import keras
 
     X, y = iris

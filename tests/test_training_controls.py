@@ -150,10 +150,13 @@ def test_sample_weight_is_routed_through_a_pipeline_in_a_grid_search():
     weight = np.where(y == 1, 0.0, 1.0)  # only class 0 counts
     with sklearn.config_context(enable_metadata_routing=True):
         net = AutoHeadClassifier(hidden_layer_sizes=(8,), max_iter=30, random_state=0)
-        net.set_fit_request(sample_weight=True).set_score_request(sample_weight=False)
+        net.set_fit_request(sample_weight=True).set_score_request(sample_weight=True)
         pipe = make_pipeline(StandardScaler().set_fit_request(sample_weight=False), net)
-        search = GridSearchCV(pipe, {"autoheadclassifier__alpha": [1e-4]}, cv=2)
+        search = GridSearchCV(
+            pipe, {"autoheadclassifier__alpha": [1e-4]}, cv=2, error_score="raise"
+        )
         search.fit(X, y, sample_weight=weight)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     assert np.mean(search.predict(X) == 0) > 0.9
 
 

@@ -221,10 +221,37 @@ def as_state(value):
     return rule.StoppingState(float(best_loss), float(best_score), int(count))
 
 
+def _loop_for(backend):
+    """The compiled chunk loop of a Keras backend; each calls the same rule.
+
+    Every loop takes ``(key, weights, data, validation, schedule, state,
+    optimizer_state, frozen)`` and returns a ``_training.TrainResult`` for
+    one chunk of epochs.
+    """
+    from .. import _training
+
+    if backend == "tensorflow":
+        return _training.train
+    if backend == "jax":
+        from .jax_loop import train
+    elif backend == "torch":
+        from .torch_loop import train
+    else:
+        raise ValueError(
+            f"skout trains on Keras's 'tensorflow', 'jax' and 'torch' backends; "
+            f"KERAS_BACKEND is {backend!r}. Set KERAS_BACKEND to one of them."
+        )
+
+    def chunk(key, weights, data, validation, schedule, state, optimizer_state, frozen=None):
+        return train(key, weights, data, validation, schedule, state, optimizer_state)
+
+    return chunk
+
+
 def _train_epochs(options, key, weights, data, validation, rng, score_fn, incremental,
                   continuation, hooks):  # fmt: skip
     """Mini-batch training, chunk after chunk of compiled epochs."""
-    from .. import _keras_fit, _training
+    from .. import _training
 
     if continuation is not None:
         state = as_state(continuation.stopping_state)
@@ -256,19 +283,7 @@ def _train_epochs(options, key, weights, data, validation, rng, score_fn, increm
             shuffle=bool(options.shuffle),
         )
 
-    if _training.backend_name() != "tensorflow":
-        # No compiled loop on this backend (yet): Keras's own fit.
-        result = _keras_fit.train(
-            key, weights, data, validation, schedule(max_epochs, 0),
-            callbacks=options.callbacks or [], score_fn=score_fn,
-            verbose=_progress(time.perf_counter()) if options.verbose else None,
-            state=state, hooks=hooks, optimizer_state=optimizer_state,
-        )  # fmt: skip
-        return _finish(options, key, result, result.weights, result.best_weights,
-                       result.loss_curve, result.validation_scores, result.validation_losses,
-                       result.state, result.optimizer_state, result.n_iter, result.stopped,
-                       first_epoch, validation, n_samples, incremental)  # fmt: skip
-
+    loop = _loop_for(_training.backend_name())
     val_triple = None if validation is None else validation[:3]
     keras_callbacks = None
     if options.callbacks:
@@ -295,7 +310,7 @@ def _train_epochs(options, key, weights, data, validation, rng, score_fn, increm
         if keras_callbacks is not None:
             keras_callbacks.epoch_begin(first_epoch + done)
         tick = time.perf_counter()
-        result = _training.train(
+        result = loop(
             key, weights, data, val_triple, schedule(epochs, done), state, optimizer_state,
             frozen,
         )  # fmt: skip

@@ -199,7 +199,7 @@ class _JaxTrainer:
             n_iter=done,
             stopped=stop,
             diverged=diverged,
-            state=_training.StoppingState(
+            state=rule.StoppingState(
                 float(scalars["best_loss"]),
                 float(scalars["best_score"]),
                 int(scalars["count"]),
@@ -263,5 +263,5 @@ def train(key, weights, data, validation, schedule, state=None, optimizer_state=
     TrainResult
     """
     return _trainer(key).train(
-        weights, data, validation, schedule, state or _training.StoppingState(), optimizer_state
+        weights, data, validation, schedule, state or rule.StoppingState(), optimizer_state
     )

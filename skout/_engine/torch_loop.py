@@ -316,7 +316,7 @@ class _TorchTrainer:
             n_iter=done,
             stopped=stop,
             diverged=diverged,
-            state=_training.StoppingState(
+            state=rule.StoppingState(
                 float(stopping.best_loss),
                 float(stopping.best_score),
                 int(stopping.no_improvement_count),
@@ -371,5 +371,5 @@ def train(key, weights, data, validation, schedule, state=None, optimizer_state=
     TrainResult
     """
     return _trainer(key).train(
-        weights, data, validation, schedule, state or _training.StoppingState(), optimizer_state
+        weights, data, validation, schedule, state or rule.StoppingState(), optimizer_state
     )
