@@ -657,7 +657,8 @@ def _engine_stopping_state(stopping):
 
 def _float32_or_refuse(X):
     """X as float32, refusing values that float32 turns into inf."""
-    X32 = np.asarray(X, dtype=np.float32)
+    with np.errstate(over="ignore"):
+        X32 = np.asarray(X, dtype=np.float32)
     if not np.isfinite(X32.sum()) and not np.isfinite(X32).all():
         raise ValueError(
             "X holds values beyond float32's range (|x| > 3.4e38), which this "
@@ -732,7 +733,7 @@ def _check_training_weights(sample_weight, with_class_weight):
     if not np.any(sample_weight > 0):
         raise ValueError(
             f"The training weights ({source}) are 0 for every sample: nothing to learn "
-            "from. Give at least one sample a positive weight."
+            "from. Weights must contain at least one non-zero number."
         )
     weights32 = sample_weight.astype(np.float32)
     if not np.any(weights32 > 0) or not np.all(np.isfinite(weights32)):

@@ -55,7 +55,7 @@ def warn_at_caller(message, category=UserWarning):
     if sys.version_info >= (3, 12):
         warnings.warn(message, category, skip_file_prefixes=prefixes)
         return
-    level, frame = 1, sys._getframe(1)
+    level, frame = 2, sys._getframe(1)  # 2: warn_at_caller's caller
     while frame is not None and frame.f_code.co_filename.startswith(prefixes):
         level, frame = level + 1, frame.f_back
     warnings.warn(message, category, stacklevel=level)
