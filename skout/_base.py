@@ -15,7 +15,7 @@ from . import _engine, _network
 from ._callbacks import CallbackSupportMixin, EpochHooks
 from ._compat import Interval, Options, StrOptions, _check_sample_weight, _fit_context
 from ._encoding import TargetEncoder
-from ._state import FittedState, stopping_tuple
+from ._state import FittedState, Stopping, stopping_tuple
 from ._version import __version__
 from .body import body_spec, rebuild_error
 from .heads import LOSS_NAMES, check_loss
@@ -644,15 +644,8 @@ def _floats(values):
 
 
 def _engine_stopping_state(stopping):
-    """The stopping state in the form this engine takes back."""
-    from dataclasses import is_dataclass
-
-    outcome_type = getattr(_engine.driver, "_training", None)
-    cls = getattr(outcome_type, "StoppingState", None)
-    if cls is not None and is_dataclass(cls):
-        return cls(best_loss=stopping[0], best_score=stopping[1],
-                   no_improvement_count=stopping[2])  # fmt: skip
-    return tuple(stopping)
+    """The stopping state as the engine takes it back: a 3-tuple with named fields."""
+    return Stopping(*stopping)
 
 
 def _float32_or_refuse(X):

@@ -21,12 +21,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 
 from ._encoding import TargetEncoder
 from ._network import BodySpec, NetworkSpec
 from .heads import Head, OutputHead
+
+
+class Stopping(NamedTuple):
+    """The stopping rule's state: a plain 3-tuple whose fields also have names,
+    so it is what the engine takes back whether it reads fields or unpacks."""
+
+    best_loss: float
+    best_score: float
+    no_improvement_count: int
 
 
 def stopping_tuple(state):
