@@ -380,9 +380,9 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
 
     def _check_same_head_params(self, previous):
         changed = {
-            name: (was, self.get_params()[name])
+            name: (was, getattr(self, name))
             for name, was in previous.head_params.items()
-            if self.get_params()[name] != was
+            if getattr(self, name) != was
         }
         if changed:
             said = ", ".join(f"{n}={now!r} (was {was!r})" for n, (was, now) in changed.items())
@@ -601,14 +601,14 @@ class _AutoHeadBase(CallbackSupportMixin, BaseEstimator):
         saved = state.pop("_skout_format", None)
         version = state.get("_skout_version", "unknown")
         # Strict: only the int itself (True == 1 and 1.0 == 1 in Python).
-        if type(saved) is not int or saved != _PICKLE_FORMAT:
-            if "_fitted_state" in state or "_weights" in state or saved is not None:
-                raise ValueError(
-                    f"This {type(self).__name__} was saved by skout {version} in "
-                    f"storage format {saved!r}; this skout ({__version__}) reads "
-                    f"format {_PICKLE_FORMAT}. Load it with the skout version that "
-                    "saved it, or refit the model."
-                )
+        fitted_content = "_fitted_state" in state or "_weights" in state
+        if fitted_content and (type(saved) is not int or saved != _PICKLE_FORMAT):
+            raise ValueError(
+                f"This {type(self).__name__} was saved by skout {version} in "
+                f"storage format {saved!r}; this skout ({__version__}) reads "
+                f"format {_PICKLE_FORMAT}. Load it with the skout version that "
+                "saved it, or refit the model."
+            )
         data = state.pop("_fitted_state", None)
         fitted = None if data is None else FittedState.from_dict(data)
         for name in _FITTED_ATTRIBUTES:

@@ -259,14 +259,13 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
                 "sklearn.utils.class_weight.compute_class_weight."
             )
         kind = encoder.head.target_type
-        if kind in ("one-hot", "multilabel-indicator"):
-            if kind == "multilabel-indicator":
-                raise ValueError(
-                    "class_weight is not defined for a multilabel-indicator target (each "
-                    "row may hold several classes); use sample_weight instead."
-                )
+        classes = encoder.classes_
+        if kind == "one-hot":
             y = np.argmax(y, axis=1)  # class_weight keys are column indices
-        _check_class_weight_keys(self.class_weight, encoder.classes_, kind)
+        elif kind == "multilabel-indicator":
+            # One binary output per column: one {0: w0, 1: w1} dict per column.
+            classes = [np.array([0, 1])] * np.shape(y)[1]
+        _check_class_weight_keys(self.class_weight, classes, kind)
         return compute_sample_weight(self.class_weight, y)
 
     def _score_outputs(self, encoder, outputs, y_true, sample_weight):
