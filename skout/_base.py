@@ -644,7 +644,7 @@ def _floats(values):
 
 
 def _engine_stopping_state(stopping):
-    """The stopping state as the engine takes it back: a 3-tuple with named fields."""
+    """The stopping state as the engine takes it back: a fresh, mutable 3-tuple-like."""
     return Stopping(*stopping)
 
 

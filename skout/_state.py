@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from numbers import Integral, Real
-from typing import NamedTuple
 
 import numpy as np
 
@@ -30,13 +29,32 @@ from ._network import BodySpec, NetworkSpec
 from .heads import Head, OutputHead
 
 
-class Stopping(NamedTuple):
-    """The stopping rule's state: a plain 3-tuple whose fields also have names,
-    so it is what the engine takes back whether it reads fields or unpacks."""
+class Stopping:
+    """The stopping rule's state for one call of the engine.
 
-    best_loss: float
-    best_score: float
-    no_improvement_count: int
+    It reads as the 3-tuple ``(best_loss, best_score, no_improvement_count)``
+    (unpacking, indexing) and by field name, and the engine may update it in
+    place: each call gets a fresh one, so the fitted state never changes.
+    """
+
+    __slots__ = ("best_loss", "best_score", "no_improvement_count")
+
+    def __init__(self, best_loss, best_score, no_improvement_count):
+        self.best_loss = best_loss
+        self.best_score = best_score
+        self.no_improvement_count = no_improvement_count
+
+    def __iter__(self):
+        return iter((self.best_loss, self.best_score, self.no_improvement_count))
+
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, index):
+        return tuple(self)[index]
+
+    def __repr__(self):
+        return f"Stopping{tuple(self)!r}"
 
 
 def stopping_tuple(state):

@@ -11,9 +11,8 @@ from ._base import _AutoHeadBase
 from ._compat import _fit_context
 from .heads import choose_head
 
-# Beyond this, an unstandardised target cannot be fitted in float32: its
-# squared errors swamp the gradients' resolution and training stalls (lbfgs
-# "converges" after one iteration).
+# Beyond this, L-BFGS cannot fit an unstandardised target in float32: its
+# squared errors swamp the loss's resolution and it "converges" at once.
 _LARGEST_RAW_TARGET = 1e8
 
 
@@ -217,15 +216,17 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
         return {"loss": self.loss, "standardize_target": self.standardize_target}
 
     def _check_target_scale(self, y, encoder):
-        if self.standardize_target:
+        # Stochastic solvers on such a target diverge, with a clear error;
+        # L-BFGS instead "converges" at once on a useless model: refuse it.
+        if self.standardize_target or self.solver != "lbfgs":
             return
         peak = float(np.max(np.abs(y))) if np.size(y) else 0.0
         if peak > _LARGEST_RAW_TARGET:
             raise ValueError(
                 f"y reaches {peak:.3g} and standardize_target=False: the network trains "
-                f"in float32, which cannot fit a raw target beyond {_LARGEST_RAW_TARGET:g} "
-                "(training stalls and predicts nonsense). Keep standardize_target=True "
-                "(the default), or rescale y."
+                f"in float32, where solver='lbfgs' cannot fit a raw target beyond "
+                f"{_LARGEST_RAW_TARGET:g} (it stops after an iteration or two and predicts "
+                "nonsense). Keep standardize_target=True (the default), or rescale y."
             )
 
     def _score_outputs(self, encoder, outputs, y_true, sample_weight):
