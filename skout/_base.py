@@ -728,7 +728,8 @@ def _check_training_weights(sample_weight, with_class_weight):
             f"The training weights ({source}) are 0 for every sample: nothing to learn "
             "from. Weights must contain at least one non-zero number."
         )
-    weights32 = sample_weight.astype(np.float32)
+    with np.errstate(over="ignore", under="ignore"):
+        weights32 = sample_weight.astype(np.float32)
     if not np.any(weights32 > 0) or not np.all(np.isfinite(weights32)):
         raise ValueError(
             f"The training weights ({source}) range from {sample_weight.min():.3g} to "

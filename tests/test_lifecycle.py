@@ -291,6 +291,6 @@ class BodyLifecycle(Lifecycle):
 
 _SETTINGS = dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 TestLifecycle = Lifecycle.TestCase
-TestLifecycle.settings = settings(max_examples=150, stateful_step_count=5, **_SETTINGS)
+TestLifecycle.settings = settings(max_examples=220, stateful_step_count=5, **_SETTINGS)
 TestBodyLifecycle = BodyLifecycle.TestCase
-TestBodyLifecycle.settings = settings(max_examples=12, stateful_step_count=5, **_SETTINGS)
+TestBodyLifecycle.settings = settings(max_examples=20, stateful_step_count=5, **_SETTINGS)
