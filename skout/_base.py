@@ -6,18 +6,19 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _engine, _network
 from ._callbacks import CallbackSupportMixin, EpochHooks
+from ._compat import Interval, Options, StrOptions, _check_sample_weight, _fit_context
 from ._encoding import TargetEncoder
 from ._repr import NetworkReprMixin
+from ._state import FittedState, Stopping, stopping_tuple
 from ._version import __version__
-from .body import body_model, canonical_config
+from .body import body_spec, rebuild_error
 from .heads import LOSS_NAMES, check_loss
 
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -25,7 +26,14 @@ _NON_FINITE = _engine.driver.NON_FINITE
 _SPARSE_ROWS_PER_CHUNK = 4096
 _KERAS_PREDICT_BATCH = 8192
 # Layout of a pickled fitted estimator; bump when it changes incompatibly.
-_PICKLE_FORMAT = 1
+# Format 2: the fitted state as one plain-data dict (skout._state).
+_PICKLE_FORMAT = 2
+# Attributes a fit sets (read from the FittedState, set together at the swap).
+_FITTED_ATTRIBUTES = (
+    "head_", "target_type_", "n_features_in_", "feature_names_in_", "n_outputs_",
+    "out_activation_", "n_layers_", "classes_", "loss_curve_", "validation_scores_",
+    "validation_loss_curve_", "best_loss_", "best_validation_score_", "n_iter_", "t_",
+)  # fmt: skip
 
 
 def _picklable(value):
@@ -92,7 +100,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
     def _encoder_options(self):
         return {}
 
-    def _extra_sample_weight(self, y, incremental):
+    def _extra_sample_weight(self, y, incremental, encoder):
         """Weights the subclass multiplies in (class_weight); None for none."""
         return None
 
@@ -137,7 +145,29 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
             )
 
     def __sklearn_is_fitted__(self):
-        return hasattr(self, "_weights")
+        return self.__dict__.get("_fitted") is not None
+
+    # The fitted state's parts, under the names the rest of skout reads.
+    @property
+    def _spec(self):
+        return self._state().spec
+
+    @property
+    def _encoder(self):
+        return self._state().encoder
+
+    @property
+    def _weights(self):
+        return list(self._state().weights)
+
+    def _state(self):
+        check_is_fitted(self)
+        return self.__dict__["_fitted"]
+
+    def _head_params(self):
+        """Parameters that decide the head and the target encoding: a fit that
+        continues (warm_start, partial_fit) must not change them."""
+        return {"loss": self.loss}
 
     def _check_stochastic(self):
         if self.solver == "lbfgs":
@@ -151,6 +181,9 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Fit the network to ``X`` and ``y``, choosing its head from ``y``.
+
+        A fit is atomic: if it raises (bad input, divergence, Ctrl-C), the
+        estimator is left exactly as it was before the call.
 
         Parameters
         ----------
@@ -198,6 +231,30 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight, *, validation=(None, None, None),
              incremental=False, classes=None):  # fmt: skip
+        # Everything the fit produces is built on the side; the estimator
+        # takes it in one swap at the end. validate_data(reset=True) sets
+        # n_features_in_ and feature_names_in_ on the estimator as it checks:
+        # a fit that raises (or is interrupted) puts back what was there.
+        before = dict(self.__dict__)
+        try:
+            state, hooks = self._fit_state(X, y, sample_weight, validation, incremental, classes)
+            if hooks is not None:
+                hooks.end_fit(list(state.weights), list(state.loss_curve))
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+        self._swap_in(state)
+        return self
+
+    def _swap_in(self, state):
+        """Make ``state`` the estimator's fitted state, in one step."""
+        for name in _FITTED_ATTRIBUTES:
+            self.__dict__.pop(name, None)
+        self.__dict__.update(state.attributes())
+        self.__dict__["_fitted"] = state
+
+    def _fit_state(self, X, y, sample_weight, validation, incremental, classes):
         self._check_combination(incremental)
         if self.solver == "lbfgs" and validation[0] is not None:
             raise ValueError(
@@ -211,19 +268,25 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
                 "could not be pickled); it predicts, but to train it again set them "
                 f"with set_params({', '.join(n + '=...' for n in unsaved)})."
             )
-        fitted = self.__sklearn_is_fitted__()
-        continuing = fitted and (incremental or self.warm_start)
+        _check_device(self.device)
+        _check_callbacks(self.callbacks)
+        previous = self.__dict__.get("_fitted")
+        continuing = previous is not None and (incremental or self.warm_start)
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=not continuing)
+        n_features_in = self.n_features_in_
+        feature_names_in = self.__dict__.get("feature_names_in_")
         rng = check_random_state(self.random_state)
         if continuing:
+            self._check_same_head_params(previous)
             if not incremental:
                 self._check_warm_start_target(y)
-            head, encoder, weights = self.head_, self._encoder, self._weights_now()
+            head, encoder = previous.head, previous.encoder
+            weights = previous.current_weights()
             spec = self._network_spec(X, head)
-            if spec != self._spec:
+            if spec != previous.spec:
                 raise ValueError(
                     "Continuing training needs the same architecture as before: "
-                    f"the network was {self._spec}, the parameters now ask for "
+                    f"the network was {previous.spec}, the parameters now ask for "
                     f"{spec}. Set warm_start=False (or refit) to start afresh."
                 )
         else:
@@ -231,26 +294,107 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
             encoder = TargetEncoder(head).fit(
                 y, classes=classes, like=y, **self._encoder_options()
             )
+            self._check_target_scale(y, encoder)
             spec = self._network_spec(X, head)
-            weights = spec.initial_weights(rng)
+            try:
+                weights = spec.initial_weights(rng)
+            except Exception as exc:  # Keras raises many types from deserialising
+                if self.body is None:
+                    raise
+                raise rebuild_error(exc, spec.input_shape) from exc
         Y = encoder.transform(y)
-        extra = self._extra_sample_weight(y, incremental)
+        extra = self._extra_sample_weight(y, incremental, encoder)
         if extra is not None:
             sample_weight = sample_weight * extra
+        _check_training_weights(sample_weight, extra is not None)
         data, val = self._validation_split(X, Y, y, sample_weight, encoder, validation, rng)
+        n_outputs = 1 if np.ndim(y) == 1 else np.shape(y)[1]
+        head_params = self._head_params()
+
+        def build(weights, curve, **more):
+            return FittedState(
+                head=head, spec=spec, encoder=encoder,
+                weights=tuple(np.asarray(w, dtype=np.float32) for w in weights),
+                n_features_in=n_features_in, feature_names_in=feature_names_in,
+                n_outputs=n_outputs, loss_curve=tuple(curve), head_params=head_params,
+                **{**_NO_PROGRESS, **more},
+            )  # fmt: skip
 
         def snapshot(weights, loss_curve):
-            attributes = self._network_attributes(head, spec, encoder, y, weights)
-            return {**attributes, "loss_curve_": list(loss_curve)}
+            # For scikit-learn's callbacks: a copy that predicts with these weights.
+            state = build(weights, loss_curve)
+            return {**state.attributes(), "_fitted": state}
 
         hooks = EpochHooks.start(
             self, X, y, sample_weight, 1 if incremental else self.max_iter, snapshot
         )
-        result = self._train(spec, head, encoder, weights, data, val, rng, incremental, hooks)
-        self._set_fitted(head, spec, encoder, y, result, incremental and fitted)
-        if hooks is not None:
-            hooks.end_fit(result.weights, self.loss_curve_)
-        return self
+        continuation = None
+        if incremental and previous is not None:
+            continuation = _engine.Continuation(
+                stopping_state=_engine_stopping_state(previous.stopping),
+                optimizer_state=(
+                    None if previous.optimizer_state is None else list(previous.optimizer_state)
+                ),
+                samples_seen=previous.t,
+                epochs_done=previous.n_iter,
+            )
+        result = _engine.train(
+            _engine.EngineOptions.from_estimator(self), spec, weights, data, val, rng,
+            score_fn=lambda outputs, v: self._score_outputs(encoder, outputs, v[3], v[2]),
+            incremental=incremental, continuation=continuation, hooks=hooks,
+        )  # fmt: skip
+        return self._outcome_state(build, previous if incremental else None, result), hooks
+
+    def _outcome_state(self, build, previous, result):
+        """The new FittedState from the engine's outcome (``previous``: the
+        state a partial_fit goes on from, whose curves it extends)."""
+        curve = [float(v) for v in result.loss_curve]
+        scores = _floats(result.validation_scores)
+        val_losses = _floats(result.validation_losses)
+        n_iter, t = result.n_iter, result.n_samples * result.n_iter
+        if previous is not None:  # partial_fit: the curves go on
+            curve = [*previous.loss_curve, *curve]
+            if scores is not None:
+                scores = [*(previous.validation_scores or ()), *scores]
+                val_losses = [*(previous.validation_loss_curve or ()), *val_losses]
+            else:
+                scores, val_losses = previous.validation_scores, previous.validation_loss_curve
+            n_iter, t = previous.n_iter + n_iter, previous.t + t
+        stopping = stopping_tuple(result.state)
+        if self.early_stopping:
+            best_loss, best_score = None, stopping[1]
+        else:
+            best_loss, best_score = stopping[0], (max(scores) if scores else None)
+        optimizer = result.optimizer_state
+        return build(
+            result.weights,
+            curve,
+            validation_scores=None if scores is None else tuple(scores),
+            validation_loss_curve=None if val_losses is None else tuple(val_losses),
+            n_iter=int(n_iter),
+            t=int(t),
+            best_loss=None if best_loss is None else float(best_loss),
+            best_validation_score=None if best_score is None else float(best_score),
+            stopping=stopping,
+            optimizer_state=None if optimizer is None else tuple(np.asarray(a) for a in optimizer),
+        )
+
+    def _check_same_head_params(self, previous):
+        changed = {
+            name: (was, getattr(self, name))
+            for name, was in previous.head_params.items()
+            if getattr(self, name) != was
+        }
+        if changed:
+            said = ", ".join(f"{n}={now!r} (was {was!r})" for n, (was, now) in changed.items())
+            raise ValueError(
+                f"Continuing training (warm_start or partial_fit) keeps the head and "
+                f"target encoding of the fitted model, but {said} would change them. "
+                "Set them back, or refit from scratch with warm_start=False."
+            )
+
+    def _check_target_scale(self, y, encoder):
+        """Hook: refuse a target that float32 training cannot resolve."""
 
     def _network_spec(self, X, head):
         if self.body is not None:
@@ -259,12 +403,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
                     "dropout applies to the built-in dense body; with body=..., "
                     "put keras.layers.Dropout layers in your body instead."
                 )
-            model = body_model(self.body, X.shape[1:])
-            return _network.BodySpec(
-                body_config=canonical_config(model),
-                input_shape=tuple(int(d) for d in X.shape[1:]),
-                outputs=head.outputs,
-            )
+            return body_spec(self.body, X.shape[1:], head.outputs)
         return _network.NetworkSpec(
             n_features=X.shape[1],
             hidden_layer_sizes=self._hidden_sizes(),
@@ -335,86 +474,16 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
             (*pack(X[val], Y[val], sample_weight[val]), y[val]),
         )
 
-    def _train(self, spec, head, encoder, weights, data, validation, rng, incremental, hooks):
-        continuing = incremental and self.__sklearn_is_fitted__()
-        continuation = (
-            _engine.Continuation(
-                stopping_state=self._stopping_state,
-                optimizer_state=self._optimizer_state,
-                samples_seen=self.t_,
-                epochs_done=self.n_iter_,
-            )
-            if continuing
-            else None
-        )
-        return _engine.train(
-            _engine.EngineOptions.from_estimator(self), spec, weights, data, validation, rng,
-            score_fn=lambda outputs, v: self._score_outputs(encoder, outputs, v[3], v[2]),
-            incremental=incremental, continuation=continuation, hooks=hooks,
-        )  # fmt: skip
-
-    @staticmethod
-    def _network_attributes(head, spec, encoder, y, weights):
-        """The fitted attributes that make an estimator predict with ``weights``."""
-        attributes = {
-            "head_": head,
-            "target_type_": head.target_type,
-            "n_outputs_": 1 if np.ndim(y) == 1 else np.shape(y)[1],
-            "out_activation_": head.activation,
-            "n_layers_": spec.n_layers,
-            "_spec": spec,
-            "_encoder": encoder,
-            "_weights": weights,
-            "_weights64": [w.astype(np.float64) for w in weights],
-        }
-        if encoder.classes_ is not None:
-            attributes["classes_"] = encoder.classes_
-        return attributes
-
-    def _set_fitted(self, head, spec, encoder, y, result, append):
-        for name, value in self._network_attributes(
-            head, spec, encoder, y, result.weights
-        ).items():
-            setattr(self, name, value)
-        scores, val_losses = result.validation_scores, result.validation_losses
-        if append:  # partial_fit: the curves go on
-            self.loss_curve_ = self.loss_curve_ + result.loss_curve
-            if scores is not None:
-                self.validation_scores_ = (self.validation_scores_ or []) + scores
-                self.validation_loss_curve_ = (self.validation_loss_curve_ or []) + val_losses
-            self.n_iter_ += result.n_iter
-            self.t_ += result.n_samples * result.n_iter
-        else:
-            self.loss_curve_ = result.loss_curve
-            self.validation_scores_ = scores
-            self.validation_loss_curve_ = val_losses
-            self.n_iter_ = result.n_iter
-            self.t_ = result.n_samples * result.n_iter
-        state = result.state
-        if self.early_stopping:
-            self.best_loss_ = None
-            self.best_validation_score_ = state.best_score
-        else:
-            self.best_loss_ = state.best_loss
-            self.best_validation_score_ = (
-                max(self.validation_scores_) if self.validation_scores_ else None
-            )
-        self._stopping_state = state
-        self._optimizer_state = result.optimizer_state
-        self.__dict__.pop("_keras_model", None)
-
     # -- the fitted network ------------------------------------------------
     @property
     def coefs_(self):
         """Kernels of each layer, as in MLP (multiple heads side by side)."""
-        check_is_fitted(self)
-        return self._layers_side_by_side(self._weights_now()[0::2])
+        return self._layers_side_by_side(self._state().current_weights()[0::2])
 
     @property
     def intercepts_(self):
         """Biases of each layer, as in MLP (multiple heads side by side)."""
-        check_is_fitted(self)
-        return self._layers_side_by_side(self._weights_now()[1::2])
+        return self._layers_side_by_side(self._state().current_weights()[1::2])
 
     def _layers_side_by_side(self, per_layer):
         if not self._spec.predicts_in_numpy:
@@ -428,16 +497,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
 
     def _weights_now(self):
         """Current weights: from ``model_`` if the user has it in hand."""
-        model = self.__dict__.get("_keras_model")
-        if model is not None:
-            return _network.get_weights(model, self._spec)
-        return self._weights
-
-    def _predict_weights(self):
-        """Float64 weights for the NumPy forward pass (converted at fit time)."""
-        if self.__dict__.get("_keras_model") is not None:
-            return [w.astype(np.float64) for w in self._weights_now()]
-        return self._weights64
+        return self._state().current_weights()
 
     def _validate_predict_X(self, X):
         """``validate_data(reset=False)``, with a fast path for the common case.
@@ -479,30 +539,26 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
 
         Predictions come from the same weights: if you change the weights of
         ``model_`` (e.g. train it further with Keras), ``predict`` follows.
+        The next ``fit`` replaces it with a new model.
         """
-        check_is_fitted(self)
-        model = self.__dict__.get("_keras_model")
-        if model is None:
-            model = self._spec.build()
-            _network.set_weights(model, self._spec, self._weights)
-            self._keras_model = model
-        return model
+        return self._state().build_keras_model()
 
     def _network_outputs(self, X):
-        check_is_fitted(self)
+        state = self._state()
         X = self._validate_predict_X(X)
-        if not self._spec.predicts_in_numpy:
-            outputs = self._keras_outputs(X.toarray() if sp.issparse(X) else X)
+        spec = state.spec
+        if not spec.predicts_in_numpy:
+            outputs = self._keras_outputs(state, X.toarray() if sp.issparse(X) else X)
         elif sp.issparse(X):
             # A chunk of rows at a time: a large sparse X is never densified whole.
             step = _SPARSE_ROWS_PER_CHUNK
             parts = [
-                _network.forward(self._spec, self._predict_weights(), X[i : i + step].toarray())
+                _network.forward(spec, state.weights64(), X[i : i + step].toarray())
                 for i in range(0, X.shape[0], step)
             ]
             outputs = [np.concatenate(chunks) for chunks in zip(*parts)]
         else:
-            outputs = _network.forward(self._spec, self._predict_weights(), X)
+            outputs = _network.forward(spec, state.weights64(), X)
         if not all(np.isfinite(o.sum()) for o in outputs):
             raise ValueError(
                 "The network produced non-finite outputs for this X; its "
@@ -510,25 +566,22 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
             )
         return outputs
 
-    def _keras_outputs(self, X):
-        """Outputs of a user-body network, from its compiled predict function."""
-        predict = self.__dict__.get("_predict_fn")
-        if predict is None:
-            predict = self._predict_fn = _network.compiled_predict(self.model_, self._spec)
+    @staticmethod
+    def _keras_outputs(state, X):
+        """Outputs of a user-body network, from its state's compiled predict function."""
+        X = _float32_or_refuse(X)
+        predict = state.predict_fn()
         step = _KERAS_PREDICT_BATCH
-        parts = [
-            predict(np.asarray(X[i : i + step], dtype=np.float32)) for i in range(0, len(X), step)
-        ]
+        parts = [predict(X[i : i + step]) for i in range(0, len(X), step)]
         return [np.concatenate(chunks).astype(np.float64) for chunks in zip(*parts)]
 
+    # -- persistence -----------------------------------------------------------
     def __getstate__(self):
         # A copy: object.__getstate__ may return the live __dict__ itself.
         state = dict(super().__getstate__())
-        if state.get("_keras_model") is not None:
-            state["_weights"] = _network.get_weights(state["_keras_model"], self._spec)
-        state.pop("_keras_model", None)
-        state.pop("_predict_fn", None)
-        state.pop("_weights64", None)
+        fitted = state.pop("_fitted", None)
+        for name in _FITTED_ATTRIBUTES:  # rebuilt from the fitted state on load
+            state.pop(name, None)
         # The fitted network is enough to predict: a body function or callback
         # that cannot be pickled (a lambda, a local function) is left out.
         dropped = []
@@ -538,23 +591,32 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
                 dropped.append(name)
         if dropped:
             state["_unsaved_params"] = dropped
+        if fitted is not None:
+            state["_fitted_state"] = fitted.to_dict()
         state["_skout_version"] = __version__
         state["_skout_format"] = _PICKLE_FORMAT
         return state
 
     def __setstate__(self, state):
+        state = dict(state)
         saved = state.pop("_skout_format", None)
-        if "_weights" in state and saved != _PICKLE_FORMAT:
+        version = state.get("_skout_version", "unknown")
+        # Strict: only the int itself (True == 1 and 1.0 == 1 in Python).
+        fitted_content = "_fitted_state" in state or "_weights" in state
+        if fitted_content and (type(saved) is not int or saved != _PICKLE_FORMAT):
             raise ValueError(
-                f"This {type(self).__name__} was saved by skout "
-                f"{state.get('_skout_version', 'unknown')} in storage format "
-                f"{saved}; this skout ({__version__}) reads format "
-                f"{_PICKLE_FORMAT}. Load it with the skout version that saved "
-                "it, or refit the model."
+                f"This {type(self).__name__} was saved by skout {version} in "
+                f"storage format {saved!r}; this skout ({__version__}) reads "
+                f"format {_PICKLE_FORMAT}. Load it with the skout version that "
+                "saved it, or refit the model."
             )
+        data = state.pop("_fitted_state", None)
+        fitted = None if data is None else FittedState.from_dict(data)
+        for name in _FITTED_ATTRIBUTES:
+            state.pop(name, None)
         super().__setstate__(state)
-        if "_weights" in state:
-            self._weights64 = [w.astype(np.float64) for w in self._weights]
+        if fitted is not None:
+            self._swap_in(fitted)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -562,3 +624,117 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = True  # densified: in full for fit, by chunks for predict
         return tags
+
+
+# -- checks made before training ---------------------------------------------------
+_NO_PROGRESS = {
+    "validation_scores": None,
+    "validation_loss_curve": None,
+    "n_iter": 0,
+    "t": 0,
+    "best_loss": None,
+    "best_validation_score": None,
+    "stopping": stopping_tuple(None),
+    "optimizer_state": None,
+}
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _floats(values):
+    return None if values is None else [float(v) for v in values]
+
+
+def _engine_stopping_state(stopping):
+    """The stopping state as the engine takes it back: a fresh, mutable 3-tuple-like."""
+    return Stopping(*stopping)
+
+
+def _float32_or_refuse(X):
+    """X as float32, refusing values that float32 turns into inf."""
+    with np.errstate(over="ignore"):
+        X32 = np.asarray(X, dtype=np.float32)
+    if not np.isfinite(X32.sum()) and not np.isfinite(X32).all():
+        raise ValueError(
+            "X holds values beyond float32's range (|x| > 3.4e38), which this "
+            "network computes in: they would all read as inf. Scale X as at fit "
+            "time (e.g. with StandardScaler)."
+        )
+    return X32
+
+
+_DEVICE_FORMS = (
+    "None (TensorFlow's default), 'spread', or a TensorFlow device name such as "
+    "'/CPU:0', '/GPU:0' or '/device:GPU:1'"
+)
+
+
+def _check_device(device):
+    """Refuse a ``device`` that TensorFlow would misread or silently ignore."""
+    import re
+
+    if device is None or device == "spread":
+        return
+    match = re.fullmatch(
+        r"(?:/job:\w+(?:/replica:\d+)?(?:/task:\d+)?)?/?(?:device:)?(CPU|GPU|TPU):(\d+)",
+        device,
+        flags=re.IGNORECASE,
+    )
+    if match is None:
+        raise ValueError(f"device={device!r} is not a device name. Use {_DEVICE_FORMS}.")
+    from ._network import import_keras
+
+    if import_keras().backend.backend() != "tensorflow":
+        return  # the engine says that device= is TensorFlow's
+    import tensorflow as tf
+
+    kind, index = match.group(1).upper(), int(match.group(2))
+    visible = [d.name for d in tf.config.list_logical_devices()]
+    if not any(name.upper().endswith(f"DEVICE:{kind}:{index}") for name in visible):
+        raise ValueError(
+            f"device={device!r}: this machine has no {kind}:{index}; TensorFlow "
+            f"sees {visible or 'no devices'}. Use one of them, or device=None."
+        )
+
+
+def _check_callbacks(callbacks):
+    if not callbacks:
+        return
+    from ._network import import_keras
+
+    keras = import_keras()
+    wrong = [c for c in callbacks if not isinstance(c, keras.callbacks.Callback)]
+    if wrong:
+        raise ValueError(
+            f"callbacks must be a list of keras.callbacks.Callback instances; got "
+            f"{wrong[0]!r} ({type(wrong[0]).__name__}). For scikit-learn's callbacks "
+            "use set_callbacks(...)."
+        )
+
+
+def _check_training_weights(sample_weight, with_class_weight):
+    """The weights the network trains with: finite, >= 0, not all zero in float32."""
+    source = "sample_weight * class_weight" if with_class_weight else "sample_weight"
+    if not np.all(np.isfinite(sample_weight)):
+        raise ValueError(
+            f"The training weights ({source}) hold NaN or inf. Give finite class and "
+            "sample weights."
+        )
+    if np.any(sample_weight < 0):
+        raise ValueError(
+            f"The training weights ({source}) are negative for "
+            f"{int(np.sum(sample_weight < 0))} sample(s); weights must be >= 0."
+        )
+    if not np.any(sample_weight > 0):
+        raise ValueError(
+            f"The training weights ({source}) are 0 for every sample: nothing to learn "
+            "from. Weights must contain at least one non-zero number."
+        )
+    with np.errstate(over="ignore", under="ignore"):
+        weights32 = sample_weight.astype(np.float32)
+    if not np.any(weights32 > 0) or not np.all(np.isfinite(weights32)):
+        raise ValueError(
+            f"The training weights ({source}) range from {sample_weight.min():.3g} to "
+            f"{sample_weight.max():.3g}, beyond what float32 (which the network trains "
+            "in) holds: they would become 0 or inf. Rescale them, e.g. divide by their "
+            "maximum."
+        )

@@ -8,22 +8,9 @@ nothing here runs and training keeps its single compiled call.
 
 from __future__ import annotations
 
-import sklearn
+from ._compat import callback_support_mixin
 
-try:
-    from sklearn.callback import CallbackSupportMixin
-except ImportError:  # scikit-learn < 1.9
-
-    class CallbackSupportMixin:
-        """Stand-in that says which scikit-learn the callbacks need."""
-
-        def set_callbacks(self, *callbacks):
-            """scikit-learn's callbacks need scikit-learn >= 1.9."""
-            raise NotImplementedError(
-                "set_callbacks needs scikit-learn >= 1.9 (sklearn.callback); "
-                f"scikit-learn {sklearn.__version__} is installed. Upgrade it, or "
-                "use verbose=True for a per-epoch progress display."
-            )
+CallbackSupportMixin = callback_support_mixin()
 
 
 class EpochHooks:

@@ -76,15 +76,45 @@ class KerasBody(BaseEstimator):
         return KerasBody(**self.get_params())
 
 
+def body_spec(body, input_shape, outputs):
+    """The :class:`~skout._network.BodySpec` of ``body`` for samples of
+    ``input_shape`` with the output layers ``outputs``, checked up front so
+    that a body skout cannot train fails here, with what to change, rather
+    than deep inside Keras."""
+    from ._network import BodySpec
+
+    input_shape = tuple(int(d) for d in input_shape)
+    model = body_model(body, input_shape)
+    spec = BodySpec(
+        body_config=canonical_config(model), input_shape=input_shape, outputs=tuple(outputs)
+    )
+    return spec
+
+
+def rebuild_error(exc, input_shape):
+    """A clear ValueError for a body that Keras could not rebuild from its config."""
+    if "Could not locate" in str(exc) or "Unknown layer" in str(exc):
+        return ValueError(
+            f"The body uses a layer Keras cannot rebuild from its config ({exc}). "
+            "skout rebuilds the body for every fit: register custom layers with "
+            "@keras.saving.register_keras_serializable() and give them get_config()."
+        )
+    return ValueError(
+        f"The body could not be rebuilt for samples of shape {tuple(input_shape)}: "
+        f"{type(exc).__name__}: {exc}"
+    )
+
+
 def body_model(body, input_shape):
     """Resolve the estimator's ``body`` to a Keras model for ``input_shape``."""
     keras = import_keras()
+    input_shape = tuple(input_shape)
     if isinstance(body, KerasBody):
-        model = body.build(input_shape)
+        model = _build(body.build, input_shape)
     elif isinstance(body, keras.layers.Layer):
         model = body
     elif callable(body):
-        model = body(tuple(input_shape))
+        model = _build(body, input_shape)
     else:
         raise ValueError(
             "body must be a keras.Model, a callable build(input_shape) -> "
@@ -95,8 +125,77 @@ def body_model(body, input_shape):
             f"The body built a {type(model).__name__}, not a Keras model: return "
             "a keras.Model (e.g. keras.Sequential) from the build function."
         )
+    _check_input_shape(model, input_shape)
+    _refuse_many_outputs(model)
+    _refuse_non_float_layers(model)
     _refuse_output_layer(model)
     return model
+
+
+def _reshape_hint(input_shape):
+    if len(input_shape) == 1:
+        return (
+            " If X holds flattened images or sequences, reshape it to one array per "
+            "sample, e.g. X.reshape(len(X), 28, 28, 1)."
+        )
+    return ""
+
+
+def _build(build_fn, input_shape):
+    try:
+        return build_fn(input_shape)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"The body could not be built for samples of shape {input_shape} (the "
+            f"shape of X without its first axis): {exc}.{_reshape_hint(input_shape)}"
+        ) from exc
+
+
+def _check_input_shape(model, input_shape):
+    """A Keras model with a declared input must be given samples of that shape."""
+    inputs = getattr(model, "inputs", None)
+    try:
+        declared = None if not inputs else [tuple(i.shape[1:]) for i in inputs]
+    except (AttributeError, ValueError):  # a subclassed model not built yet
+        declared = None
+    if declared is None:
+        return
+    if len(declared) > 1:
+        raise ValueError(
+            f"The body has {len(declared)} inputs; skout feeds it one array X. "
+            "Give a body with one input."
+        )
+    expected = declared[0]
+    if len(expected) != len(input_shape) or any(
+        e is not None and e != g for e, g in zip(expected, input_shape)
+    ):
+        raise ValueError(
+            f"The body expects samples of shape {expected}, but X has samples of shape "
+            f"{input_shape}.{_reshape_hint(input_shape)}"
+        )
+
+
+def _refuse_many_outputs(model):
+    outputs = getattr(model, "outputs", None)
+    if outputs and len(outputs) > 1:
+        raise ValueError(
+            f"The body has {len(outputs)} outputs; skout attaches its head to one. "
+            "Join them in the body (e.g. keras.layers.Concatenate()) and return one."
+        )
+
+
+def _refuse_non_float_layers(model):
+    """skout trains in float32: a layer computing in ints cannot have gradients."""
+    from ._network import walk_layers
+
+    for layer in walk_layers(model):
+        dtype = str(getattr(layer, "compute_dtype", None) or "float32")
+        if not (dtype.startswith("float") or dtype.startswith("bfloat")):
+            raise ValueError(
+                f"The body's layer {layer.name!r} computes in {dtype}; skout trains "
+                "in float32, and integer layers have no gradients. Drop its dtype=... "
+                "(or cast inside the layer)."
+            )
 
 
 def _last_layer(model):

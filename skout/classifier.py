@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_array,
-    check_consistent_length,
-    check_is_fitted,
-)
+from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
 
 from ._base import _AutoHeadBase
+from ._compat import StrOptions, _check_sample_weight, _fit_context, warn_at_caller
 from .heads import choose_head
 
 
@@ -235,9 +230,15 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         self.loss = loss
         self.binary_head = binary_head
 
+    def _head_params(self):
+        return {"loss": self.loss, "binary_head": self.binary_head}
+
     def _choose_head(self, y, classes=None):
         if classes is None:
-            return choose_head(y, estimator="classifier", binary_head=self.binary_head)
+            head = choose_head(y, estimator="classifier", binary_head=self.binary_head)
+            if head.target_type == "multilabel-indicator":
+                _warn_if_nearly_one_hot(y)
+            return head
         # partial_fit's first call: the head comes from every class, not from
         # the labels this batch happens to hold.
         if np.ndim(y) == 2 and np.shape(y)[1] > 1:
@@ -248,7 +249,7 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
             stand_in = np.unique(classes)
         return choose_head(stand_in, estimator="classifier", binary_head=self.binary_head)
 
-    def _extra_sample_weight(self, y, incremental):
+    def _extra_sample_weight(self, y, incremental, encoder):
         if self.class_weight is None:
             return None
         if incremental and isinstance(self.class_weight, str):
@@ -257,8 +258,14 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
                 "available in partial_fit: pass a dict, e.g. from "
                 "sklearn.utils.class_weight.compute_class_weight."
             )
-        if np.ndim(y) == 2 and choose_head(y).target_type == "one-hot":
+        kind = encoder.head.target_type
+        classes = encoder.classes_
+        if kind == "one-hot":
             y = np.argmax(y, axis=1)  # class_weight keys are column indices
+        elif kind == "multilabel-indicator":
+            # One binary output per column: one {0: w0, 1: w1} dict per column.
+            classes = [np.array([0, 1])] * np.shape(y)[1]
+        _check_class_weight_keys(self.class_weight, classes, kind)
         return compute_sample_weight(self.class_weight, y)
 
     def _score_outputs(self, encoder, outputs, y_true, sample_weight):
@@ -308,6 +315,8 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
                 "classes must be passed on the first call to partial_fit: every "
                 "label the target can take (e.g. classes=np.unique(y_all))."
             )
+        if first and classes is not None and not indicator:
+            _check_partial_fit_classes(y, classes)
         if not first and classes is not None and not indicator:
             known = self.classes_ if isinstance(self.classes_, list) else [self.classes_]
             given = classes if isinstance(self.classes_, list) else [classes]
@@ -408,3 +417,76 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+def _warn_if_nearly_one_hot(y):
+    """A one-hot target with a few broken rows reads as multilabel: say so."""
+    sums = np.asarray(y).sum(axis=1)
+    odd = np.flatnonzero(sums != 1)
+    if 0 < len(odd) <= max(1, len(sums) // 100):
+        warn_at_caller(
+            f"y is a 0/1 matrix whose rows all hold exactly one 1 except row(s) "
+            f"{odd[:5].tolist()}; it is trained as a multilabel-indicator target "
+            "(independent sigmoid outputs), not one-hot (softmax). If y is one-hot, "
+            "fix those rows; if it is multilabel, ignore this warning.",
+            UserWarning,
+        )
+
+
+def _check_partial_fit_classes(y, classes):
+    """``classes`` must give every label of every column, in partial_fit's shape."""
+    n_columns = np.shape(y)[1] if np.ndim(y) == 2 else 1
+    nested = isinstance(classes, (list, tuple)) and any(np.ndim(c) >= 1 for c in classes)
+    if n_columns > 1:
+        example = f"classes=[np.unique(y_all[:, j]) for j in range({n_columns})]"
+        if not nested:
+            raise ValueError(
+                f"y has {n_columns} columns, so classes must be a list with one array of "
+                f"labels per column, e.g. {example}; got a flat list of labels."
+            )
+        if len(classes) != n_columns:
+            raise ValueError(
+                f"y has {n_columns} columns but classes has {len(classes)} entries: "
+                f"give one array of labels per column, e.g. {example}."
+            )
+        for j, column in enumerate(classes):
+            if np.ndim(column) != 1 or len(np.unique(column)) < 2:
+                raise ValueError(
+                    f"classes[{j}] must be a 1-D array of the two or more labels that "
+                    f"column {j} of y can take; got {column!r}."
+                )
+    elif nested or np.ndim(classes) != 1:
+        raise ValueError(
+            "y has one column, so classes must be a 1-D array of every label it can "
+            f"take (e.g. classes=np.unique(y_all)); got {classes!r}."
+        )
+
+
+def _check_class_weight_keys(class_weight, classes, kind):
+    """Every key of class_weight must be a class of the target, every value a number."""
+    if isinstance(class_weight, str):
+        return
+    per_output = class_weight if isinstance(class_weight, list) else [class_weight]
+    known = classes if isinstance(classes, list) else [classes]
+    if len(per_output) != len(known):
+        raise ValueError(
+            f"class_weight gives {len(per_output)} dict(s) for a target with "
+            f"{len(known)} output(s): give one dict per column of y."
+        )
+    for weights, labels in zip(per_output, known):
+        if not isinstance(weights, dict):
+            raise ValueError(f"class_weight must be a dict (or a list of dicts), got {weights!r}.")
+        unknown = [k for k in weights if k not in set(labels.tolist())]
+        if unknown:
+            hint = " (column indices of the one-hot y)" if kind == "one-hot" else ""
+            raise ValueError(
+                f"class_weight names class(es) {unknown[:5]} that are not in the target; "
+                f"its classes are {labels.tolist()}{hint}."
+            )
+        for key, value in weights.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+                raise ValueError(f"class_weight[{key!r}] is {value!r}, not a number.")
+            if not np.isfinite(value) or value < 0:
+                raise ValueError(
+                    f"class_weight[{key!r}] is {value}; class weights must be finite and >= 0."
+                )

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from sklearn.base import RegressorMixin, _fit_context
+import numpy as np
+from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
 
 from ._base import _AutoHeadBase
+from ._compat import _fit_context
 from .heads import choose_head
+
+# Beyond this, L-BFGS cannot fit an unstandardised target in float32: its
+# squared errors swamp the loss's resolution and it "converges" at once.
+_LARGEST_RAW_TARGET = 1e8
 
 
 class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
@@ -205,6 +211,23 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
 
     def _choose_head(self, y, classes=None):
         return choose_head(y, estimator="regressor")
+
+    def _head_params(self):
+        return {"loss": self.loss, "standardize_target": self.standardize_target}
+
+    def _check_target_scale(self, y, encoder):
+        # Stochastic solvers on such a target diverge, with a clear error;
+        # L-BFGS instead "converges" at once on a useless model: refuse it.
+        if self.standardize_target or self.solver != "lbfgs":
+            return
+        peak = float(np.max(np.abs(y))) if np.size(y) else 0.0
+        if peak > _LARGEST_RAW_TARGET:
+            raise ValueError(
+                f"y reaches {peak:.3g} and standardize_target=False: the network trains "
+                f"in float32, where solver='lbfgs' cannot fit a raw target beyond "
+                f"{_LARGEST_RAW_TARGET:g} (it stops after an iteration or two and predicts "
+                "nonsense). Keep standardize_target=True (the default), or rescale y."
+            )
 
     def _score_outputs(self, encoder, outputs, y_true, sample_weight):
         y_pred = encoder.predict(outputs)

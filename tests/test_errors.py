@@ -184,3 +184,43 @@ def test_mixed_label_types_are_refused_with_a_value_error(X, tiny):
     y = np.array(["a", 1] * (len(X) // 2), dtype=object)
     with pytest.raises(ValueError, match="label"):
         AutoHeadClassifier(**tiny).fit(X, y)
+
+
+# -- issue 13: checks made before training, warnings at the caller's line --------------
+def test_skout_warnings_point_at_the_callers_line():
+    import warnings
+
+    X = np.random.RandomState(0).randn(30, 3)
+    y = np.eye(3)[np.arange(30) % 3]
+    y[4] = [1, 1, 0]  # one corrupted one-hot row
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        AutoHeadClassifier(hidden_layer_sizes=(3,), max_iter=1).fit(X, y)
+    ours = [w for w in caught if "exactly one 1" in str(w.message)]
+    assert len(ours) == 1
+    assert ours[0].filename == __file__, ours[0].filename
+
+
+def test_body_predict_refuses_X_beyond_float32_like_the_dense_network():
+    import keras
+
+    from skout import KerasBody
+
+    def body(shape):
+        return keras.Sequential([keras.Input(shape), keras.layers.Dense(3, activation="relu")])
+
+    X = np.random.RandomState(0).randn(30, 3)
+    y = np.where(X[:, 0] > 0, 1, 0)
+    clf = AutoHeadClassifier(body=KerasBody(body), max_iter=1, random_state=0).fit(X, y)
+    for value in (1e39, -1e39):
+        with pytest.raises(ValueError, match="beyond float32's range"):
+            clf.predict_proba(_with(X, 0, value))
+
+
+def test_lbfgs_on_a_raw_target_near_1e15_is_refused_before_training():
+    X = np.random.RandomState(0).randn(30, 3)
+    y = X[:, 0] * 1e15
+    reg = AutoHeadRegressor(hidden_layer_sizes=(3,), solver="lbfgs", standardize_target=False)
+    with pytest.raises(ValueError, match="standardize_target=False.*float32"):
+        reg.fit(X, y)
+    assert not hasattr(reg, "n_features_in_")

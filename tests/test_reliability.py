@@ -41,6 +41,7 @@ TRAINING = {
     "reg": (X, Y_REG),
     "mmo": (X, Y_MMO),
     "clf-frame": (FRAME, Y_CLF),
+    "clf-body": (X, Y_CLF),
 }
 
 
@@ -57,7 +58,8 @@ def _fitted(trained_on):
     """A tiny estimator trained on TRAINING[trained_on], fitted once."""
     if trained_on not in _FITTED:
         Est = AutoHeadRegressor if trained_on == "reg" else AutoHeadClassifier
-        _FITTED[trained_on] = Est(**TINY).fit(*TRAINING[trained_on])
+        params = {"body": skout.KerasBody(_dense_body)} if trained_on == "clf-body" else {}
+        _FITTED[trained_on] = Est(**TINY, **params).fit(*TRAINING[trained_on])
     return _FITTED[trained_on]
 
 
@@ -119,7 +121,110 @@ def _sparse_case(est, where, X_sparse, y=None, check=None):
     return Case(est, where, X_sparse, y, raises=TypeError, match="dense data is required.*toarray")
 
 
+# -- helpers for the cases added with issue 13 ---------------------------------------
+X4 = np.column_stack([X, X[:, 0] * X[:, 1]])  # 4 features: a 2 x 2 x 1 "image" flattened
+Y_ONE_HOT_BROKEN = np.eye(3)[np.arange(40) % 3]
+Y_ONE_HOT_BROKEN[5] = [1, 1, 0]  # one corrupted row
+
+
+def _dense_body(input_shape):
+    import keras
+
+    return keras.Sequential([keras.Input(input_shape), keras.layers.Dense(3, activation="relu")])
+
+
+def _two_output_body(input_shape):
+    import keras
+
+    inputs = keras.Input(input_shape)
+    return keras.Model(inputs, [keras.layers.Dense(2)(inputs), keras.layers.Dense(2)(inputs)])
+
+
+def _unregistered_layer_body(input_shape):
+    import keras
+
+    class Twice(keras.layers.Layer):  # defined here, never registered
+        def call(self, x):
+            return 2.0 * x
+
+    return keras.Sequential([keras.Input(input_shape), Twice(), keras.layers.Dense(2)])
+
+
+def _image_body(input_shape):
+    import keras
+
+    return keras.Sequential(
+        [keras.Input((2, 2, 1)), keras.layers.Conv2D(2, 1), keras.layers.Flatten()]
+    )
+
+
+def _conv_body(input_shape):
+    import keras
+
+    return keras.Sequential(
+        [keras.Input(input_shape), keras.layers.Conv2D(2, 1), keras.layers.Flatten()]
+    )
+
+
+def _int32_body(input_shape):
+    import keras
+
+    return keras.Sequential([keras.Input(input_shape), keras.layers.Dense(2, dtype="int32")])
+
+
+def _body(build_fn):
+    return {"body": skout.KerasBody(build_fn), "hidden_layer_sizes": (100,)}
+
+
+def _pickle_with(trained_on, change):
+    """Bytes of a pickled fitted model whose saved state ``change`` altered."""
+
+    class Saved:
+        def __init__(self, cls, state):
+            self.cls, self.state = cls, state
+
+        def __reduce__(self):
+            return object.__new__, (self.cls,), self.state
+
+    def make():
+        est = _fitted(trained_on)
+        state = pickle.loads(pickle.dumps(est.__getstate__()))
+        change(state)
+        return pickle.dumps(Saved(type(est), state))
+
+    return make
+
+
+def _set_format(value):
+    return lambda state: state.update(_skout_format=value)
+
+
+def _shrink_first_kernel(state):
+    state["_fitted_state"]["weights"][0] = state["_fitted_state"]["weights"][0][:2]
+
+
+def _predicts_finite_large(est):
+    pred = est.predict(X)
+    assert np.all(np.isfinite(pred)) and np.abs(pred).max() > 1e12
+
+
+def _trained_epochs(n):
+    def check(est):
+        assert est.n_iter_ == n
+
+    return check
+
+
+def _multilabel_head(est):
+    assert est.head_.target_type == "multilabel-indicator"
+
+
+def _fitted_ok(est):
+    assert est.predict(X).shape[0] == len(X)
+
+
 _UNSEEN = np.where(np.arange(40) % 2 == 0, "maybe", Y_CLF)
+_UNSEEN_LABELS = np.where(np.arange(40) % 3 == 0, "maybe", Y_CLF)
 _MIXED = "Cannot read the target as class labels.*one label type"
 _NAN_COLUMN = FRAME.assign(b=FRAME["b"].where(FRAME["b"] < 1.0))
 
@@ -258,14 +363,157 @@ BAD_INPUT = {
                                    match="'learning_rate_init' parameter"),
     "max_iter-float": Case("clf", "fit", X, Y_CLF, params={"max_iter": 2.5},
                            match="'max_iter' parameter"),
+    # -- class_weight gets sample_weight's checks (issue 13) ----------------------------------
+    "class_weight-negative-fit": Case("clf", "fit", X, Y_CLF,
+                                      params={"class_weight": {"yes": -1.0, "no": 1.0}},
+                                      match=r"class_weight\['yes'\] is -1.0.*>= 0"),
+    "class_weight-all-zero-fit": Case("clf", "fit", X, Y_CLF,
+                                      params={"class_weight": {"yes": 0.0, "no": 0.0}},
+                                      match="0 for every sample.*at least one non-zero"),
+    "class_weight-nan-fit": Case("clf", "fit", X, Y_CLF,
+                                 params={"class_weight": {"yes": np.nan, "no": 1.0}},
+                                 match="finite and >= 0"),
+    "class_weight-inf-fit": Case("clf", "fit", X, Y_CLF,
+                                 params={"class_weight": {"yes": np.inf, "no": 1.0}},
+                                 match="finite and >= 0"),
+    "class_weight-unknown-class-fit": Case("clf", "fit", X, Y_CLF,
+                                           params={"class_weight": {"yes": 2.0, "maybe": 1.0}},
+                                           match=r"\['maybe'\] that are not in the target"),
+    "class_weight-string-value-fit": Case("clf", "fit", X, Y_CLF,
+                                          params={"class_weight": {"yes": "big"}},
+                                          match="not a number"),
+    "class_weight-two-dicts-one-output-fit": Case("clf", "fit", X, Y_CLF,
+                                                  params={"class_weight": [{"yes": 1}, {"no": 1}]},
+                                                  match=r"2 dict\(s\) for a target with 1"),
+    "class_weight-one-dict-multilabel-fit": Case("clf", "fit", X, (X > 0).astype(int),
+                                        params={"class_weight": {0: 2.0}},
+                                        match=r"1 dict\(s\) for a target with 3 output"),
+    "sample_weight-underflows-float32-fit": Case("clf", "fit", X, Y_CLF,
+                                                 fit_kw={"sample_weight": np.full(40, 1e-46)},
+                                                 match="beyond what float32"),
+    "sample_weight-overflows-float32-fit": Case("reg", "fit", X, Y_REG,
+                                                fit_kw={"sample_weight": np.full(40, 1e39)},
+                                                match="beyond what float32"),
+    "sample_weight-negative-fit": Case("reg", "fit", X, Y_REG,
+                                       fit_kw={"sample_weight": _with(np.ones(40), 3, -1.0)},
+                                       match="(?i)negative"),
+    # -- partial_fit ----------------------------------------------------------------------
+    "partial_fit-classes-for-one-of-two-columns": Case(
+        "clf", "partial_fit", X, Y_MMO, fit_kw={"classes": [[0, 1]]},
+        match="2 columns but classes has 1"),
+    "partial_fit-classes-too-many-entries": Case(
+        "clf", "partial_fit", X, Y_MMO, fit_kw={"classes": [[0, 1], [0, 1, 2], [5, 6]]},
+        match="2 columns but classes has 3"),
+    "partial_fit-classes-flat-for-two-columns": Case(
+        "clf", "partial_fit", X, Y_MMO, fit_kw={"classes": [0, 1, 2]},
+        match="one array of labels per column.*flat list"),
+    "partial_fit-classes-nested-for-one-column": Case(
+        "clf", "partial_fit", X, Y_CLF, fit_kw={"classes": [["yes", "no"], ["no"]]},
+        match="classes must be a 1-D array"),
+    "partial_fit-no-classes": Case("clf", "partial_fit", X, Y_CLF,
+                                   match="classes must be passed on the first call"),
+    "partial_fit-label-not-in-classes": Case("clf", "partial_fit", X, Y_CLF,
+                                             fit_kw={"classes": ["yes", "maybe"]},
+                                             match="labels the model was not fitted on"),
+    "partial_fit-class_weight-one-class-column": Case(
+        "clf", "partial_fit", X, np.full((40, 1), "yes"), raises=None,
+        params={"class_weight": {"yes": 2.0, "no": 1.0}}, fit_kw={"classes": ["yes", "no"]},
+        check=_trained_epochs(1)),
+    "partial_fit-balanced-class_weight": Case("clf", "partial_fit", X, Y_CLF,
+                                              params={"class_weight": "balanced"},
+                                              fit_kw={"classes": ["yes", "no"]},
+                                              match="'balanced' needs the whole target"),
+    "partial_fit-early-stopping": Case("reg", "partial_fit", X, Y_REG,
+                                       params={"early_stopping": True},
+                                       match="partial_fit does not support early_stopping"),
+    # -- warm_start on a fitted model -------------------------------------------------------
+    "warm_start-binary_head-changed-refit": Case("clf", "warm-refit", X, Y_CLF,
+                                                 params={"binary_head": "softmax"},
+                                                 match="binary_head='softmax'.*would change"),
+    "warm_start-loss-changed-refit": Case("reg", "warm-refit", X, Y_REG,
+                                          params={"loss": "huber"},
+                                          match="loss='huber'.*would change"),
+    "warm_start-standardize_target-changed-refit": Case(
+        "reg", "warm-refit", X, Y_REG, params={"standardize_target": False},
+        match="standardize_target=False.*would change"),
+    "warm_start-new-classes-refit": Case("clf", "warm-refit", X, _UNSEEN_LABELS,
+                                         match="same classes"),
+    "warm_start-more-features-refit": Case("clf", "warm-refit", X4, Y_CLF,
+                                           match="X has 4 features.*expecting 3"),
+    "warm_start-same-parameters-refit": Case("clf", "warm-refit", X, Y_CLF, raises=None,
+                                             check=_trained_epochs(5)),
+    # -- targets float32 training cannot resolve ---------------------------------------------
+    "y-1e15-lbfgs-unstandardized-fit": Case("reg", "fit", X, Y_REG * 1e14,
+                                            params={"solver": "lbfgs",
+                                                    "standardize_target": False},
+                                            match="standardize_target=False.*float32"),
+    "y-1e15-standardized-fit": Case("reg", "fit", X, Y_REG * 1e14, raises=None,
+                                    check=_predicts_finite_large),
+    "one-hot-with-a-corrupted-row-fit": Case("clf", "fit", X, Y_ONE_HOT_BROKEN, raises=None,
+                                             match=r"exactly one 1 except row\(s\) \[5\]",
+                                             check=_multilabel_head),
+    # -- device and callbacks ------------------------------------------------------------------
+    "device-banana-fit": Case("clf", "fit", X, Y_CLF, params={"device": "banana"},
+                              match="not a device name.*'/CPU:0'"),
+    "device-gpu-not-there-fit": Case("clf", "fit", X, Y_CLF, params={"device": "/GPU:7"},
+                                     match="no GPU:7.*sees"),
+    "device-cpu-fit": Case("clf", "fit", X, Y_CLF, params={"device": "/CPU:0"}, raises=None,
+                           check=_fitted_ok),
+    "callbacks-string-fit": Case("clf", "fit", X, Y_CLF, params={"callbacks": ["x"]},
+                                 match="keras.callbacks.Callback instances"),
+    # -- bodies --------------------------------------------------------------------------------
+    "body-two-outputs-fit": Case("clf", "fit", X, Y_CLF, params=_body(_two_output_body),
+                                 match="2 outputs.*Concatenate"),
+    "body-unregistered-layer-fit": Case("clf", "fit", X, Y_CLF,
+                                        params=_body(_unregistered_layer_body),
+                                        match="register_keras_serializable"),
+    "body-flat-X-for-image-body-fit": Case("clf", "fit", X4, Y_CLF, params=_body(_image_body),
+                                           match=r"expects samples of shape \(2, 2, 1\).*reshape"),
+    "body-flat-X-for-conv-fit": Case("clf", "fit", X4, Y_CLF, params=_body(_conv_body),
+                                     match=r"could not be built for samples of shape \(4,\)"),
+    "body-int32-layer-fit": Case("clf", "fit", X, Y_CLF, params=_body(_int32_body),
+                                 match="computes in int32"),
+    "body-not-a-model-fit": Case("clf", "fit", X, Y_CLF, params={"body": "resnet"},
+                                 match="body must be a keras.Model"),
+    "body-X-beyond-float32-predict": Case("clf", "predict", _with(X, 0, 1e39),
+                                          trained_on="clf-body",
+                                          match="beyond float32's range"),
+    # -- loading saved models ------------------------------------------------------------------
+    "pickle-format-True-load": Case("clf", "load", _pickle_with("clf", _set_format(True)),
+                                    match="storage format True"),
+    "pickle-format-float-load": Case("clf", "load", _pickle_with("clf", _set_format(2.0)),
+                                     match="storage format 2.0"),
+    "pickle-format-string-load": Case("clf", "load", _pickle_with("clf", _set_format("2")),
+                                      match="storage format '2'"),
+    "pickle-weights-wrong-shape-load": Case("clf", "load",
+                                            _pickle_with("clf", _shrink_first_kernel),
+                                            match="weights have shapes"),
+    "pickle-missing-encoder-load": Case(
+        "reg", "load", _pickle_with("reg", lambda s: s["_fitted_state"].pop("encoder")),
+        match=r"misses \['encoder'\]"),
+    # -- validation data ------------------------------------------------------------------------
+    "X_val-without-y_val-fit": Case("clf", "fit", X, Y_CLF, fit_kw={"X_val": X},
+                                    match="X_val and y_val must be given together"),
+    "X_val-with-lbfgs-fit": Case("reg", "fit", X, Y_REG, params={"solver": "lbfgs"},
+                                 fit_kw={"X_val": X, "y_val": Y_REG},
+                                 match="lbfgs.*does not score validation data"),
+    "X_val-wrong-width-fit": Case("reg", "fit", X, Y_REG, fit_kw={"X_val": X4, "y_val": Y_REG},
+                                  match="X has 4 features.*expecting 3"),
 }
 # fmt: on
 
 
 def _call(case):
+    if case.where == "load":
+        return pickle.loads(case.X())
     est = ESTIMATORS[case.est](**{**TINY, **case.params})
     if case.where == "fit":
         return est.fit(case.X, case.y, **case.fit_kw)
+    if case.where == "partial_fit":
+        return est.partial_fit(case.X, case.y, **case.fit_kw)
+    if case.where == "warm-refit":
+        est = ESTIMATORS[case.est](**TINY, warm_start=True).fit(*TRAINING[case.est])
+        return est.set_params(**case.params).fit(case.X, case.y, **case.fit_kw)
     est = _fitted(case.trained_on or case.est)
     if case.where == "score":
         return est.score(case.X, case.y, **case.fit_kw)

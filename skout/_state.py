@@ -1,0 +1,502 @@
+"""Everything a fit produces, in one object that a successful fit swaps in whole.
+
+A :class:`FittedState` holds the head, the target encoder, the network
+description, the weights, the continuation state of ``partial_fit``, the
+training curves and the caches built from them (float64 weights for the
+NumPy forward pass, the Keras model, a compiled predict function). A fit
+builds a new one on the side and the estimator takes it in one assignment at
+the very end of a successful fit, so no cache outlives the fit it was built
+from and a fit that raises changes nothing.
+
+For persistence the state becomes plain data (:meth:`FittedState.to_dict`):
+dicts, lists, str, numbers and NumPy arrays of numbers or labels, no private
+classes and no ``numpy.dtype`` objects, so pickle, joblib and skops all carry
+it and skops trusts it without being told about skout's internals.
+:meth:`FittedState.from_dict` checks that data strictly, so a damaged or
+tampered file fails when it is loaded, with a clear message, rather than in
+``predict`` with a NumPy error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from numbers import Integral, Real
+
+import numpy as np
+
+from ._encoding import TargetEncoder
+from ._network import BodySpec, NetworkSpec
+from .heads import Head, OutputHead
+
+
+class Stopping:
+    """The stopping rule's state for one call of the engine.
+
+    It reads as the 3-tuple ``(best_loss, best_score, no_improvement_count)``
+    (unpacking, indexing) and by field name, and the engine may update it in
+    place: each call gets a fresh one, so the fitted state never changes.
+    """
+
+    __slots__ = ("best_loss", "best_score", "no_improvement_count")
+
+    def __init__(self, best_loss, best_score, no_improvement_count):
+        self.best_loss = best_loss
+        self.best_score = best_score
+        self.no_improvement_count = no_improvement_count
+
+    def __iter__(self):
+        return iter((self.best_loss, self.best_score, self.no_improvement_count))
+
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, index):
+        return tuple(self)[index]
+
+    def __repr__(self):
+        return f"Stopping{tuple(self)!r}"
+
+
+def stopping_tuple(state):
+    """``(best_loss, best_score, no_improvement_count)`` as plain numbers.
+
+    Accepts the engine's stopping state as a dataclass with those fields or
+    as a 3-tuple (the engine's contract is moving from one to the other).
+    """
+    if state is None:
+        return (float(np.inf), float(-np.inf), 0)
+    if hasattr(state, "best_loss"):
+        values = (state.best_loss, state.best_score, state.no_improvement_count)
+    else:
+        values = tuple(state)
+    best_loss, best_score, count = values
+    return (float(best_loss), float(best_score), int(count))
+
+
+@dataclass(frozen=True, eq=False)
+class FittedState:
+    """What one fit (or one chain of ``partial_fit`` calls) produced."""
+
+    head: Head
+    spec: object  # NetworkSpec or BodySpec
+    encoder: TargetEncoder
+    weights: tuple  # float32 arrays in skout's layer order
+    n_features_in: int
+    feature_names_in: np.ndarray | None
+    n_outputs: int
+    loss_curve: tuple
+    validation_scores: tuple | None
+    validation_loss_curve: tuple | None
+    n_iter: int
+    t: int
+    best_loss: float | None
+    best_validation_score: float | None
+    stopping: tuple  # (best_loss, best_score, no_improvement_count)
+    optimizer_state: tuple | None
+    # Parameters that chose the head and the encoding (loss, binary_head,
+    # standardize_target): a continued fit must not change them.
+    head_params: dict = field(default_factory=dict)
+    # Built from the fields above on first use; dies with this state.
+    cache: dict = field(default_factory=dict, repr=False)
+
+    # -- what the estimator shows -------------------------------------------
+    def attributes(self):
+        """The public fitted attributes, all read from this state."""
+        attributes = {
+            "head_": self.head,
+            "target_type_": self.head.target_type,
+            "n_features_in_": self.n_features_in,
+            "n_outputs_": self.n_outputs,
+            "out_activation_": self.head.activation,
+            "n_layers_": self.spec.n_layers,
+            "loss_curve_": list(self.loss_curve),
+            "validation_scores_": _list_or_none(self.validation_scores),
+            "validation_loss_curve_": _list_or_none(self.validation_loss_curve),
+            "best_loss_": self.best_loss,
+            "best_validation_score_": self.best_validation_score,
+            "n_iter_": self.n_iter,
+            "t_": self.t,
+        }
+        if self.feature_names_in is not None:
+            attributes["feature_names_in_"] = self.feature_names_in
+        if self.encoder.classes_ is not None:
+            attributes["classes_"] = self.encoder.classes_
+        return attributes
+
+    # -- caches ---------------------------------------------------------------
+    @property
+    def keras_model(self):
+        """The Keras model, if it has been built (``model_``), else None."""
+        return self.cache.get("keras_model")
+
+    def current_weights(self):
+        """The weights now: from the Keras model if the user has it in hand."""
+        from . import _network
+
+        model = self.keras_model
+        if model is not None:
+            return _network.get_weights(model, self.spec)
+        return list(self.weights)
+
+    def weights64(self):
+        """Float64 weights for the NumPy forward pass."""
+        if self.keras_model is not None:  # the user may have changed them
+            return [w.astype(np.float64) for w in self.current_weights()]
+        if "weights64" not in self.cache:
+            self.cache["weights64"] = [w.astype(np.float64) for w in self.weights]
+        return self.cache["weights64"]
+
+    def build_keras_model(self):
+        from . import _network
+
+        model = self.keras_model
+        if model is None:
+            model = self.spec.build()
+            _network.set_weights(model, self.spec, list(self.weights))
+            self.cache["keras_model"] = model
+        return model
+
+    def predict_fn(self):
+        """The compiled predict function of this state's Keras model."""
+        from . import _network
+
+        predict = self.cache.get("predict_fn")
+        if predict is None:
+            predict = _network.compiled_predict(self.build_keras_model(), self.spec)
+            self.cache["predict_fn"] = predict
+        return predict
+
+    # -- persistence ------------------------------------------------------------
+    def to_dict(self):
+        """The state as plain data: dicts, lists, str, numbers, arrays."""
+        return {
+            "head": _head_to_dict(self.head),
+            "spec": _spec_to_dict(self.spec),
+            "encoder": _encoder_to_dict(self.encoder),
+            "weights": [np.asarray(w) for w in self.current_weights()],
+            "n_features_in": int(self.n_features_in),
+            "feature_names_in": (
+                None if self.feature_names_in is None else list(map(str, self.feature_names_in))
+            ),
+            "n_outputs": int(self.n_outputs),
+            "loss_curve": [float(v) for v in self.loss_curve],
+            "validation_scores": _floats_or_none(self.validation_scores),
+            "validation_loss_curve": _floats_or_none(self.validation_loss_curve),
+            "n_iter": int(self.n_iter),
+            "t": int(self.t),
+            "best_loss": _float_or_none(self.best_loss),
+            "best_validation_score": _float_or_none(self.best_validation_score),
+            "stopping": [float(self.stopping[0]), float(self.stopping[1]), int(self.stopping[2])],
+            "optimizer_state": (
+                None
+                if self.optimizer_state is None
+                else [np.asarray(a) for a in self.optimizer_state]
+            ),
+            "head_params": dict(self.head_params),
+        }
+
+    @classmethod
+    def from_dict(cls, data):
+        """Rebuild a state from :meth:`to_dict`'s data, checking every part.
+
+        Raises
+        ------
+        ValueError
+            If a key is missing or unknown, or a value has the wrong type or
+            shape: the file was damaged or written by something else.
+        """
+        _check_keys(data, {f.name for f in fields(cls)} - {"cache"}, "the fitted state")
+        head = _head_from_dict(data["head"])
+        spec = _spec_from_dict(data["spec"])
+        if tuple(spec.outputs) != tuple(head.outputs):
+            raise _damaged("the network's output layers do not match its head")
+        encoder = _encoder_from_dict(data["encoder"], head)
+        weights = _check_weights(data["weights"], spec)
+        n_features_in = _int(data["n_features_in"], "n_features_in", minimum=1)
+        # validate_data counts the second axis of X as its features.
+        if n_features_in != spec.input_shape[0]:
+            raise _damaged(
+                f"n_features_in is {n_features_in} but the network reads samples of "
+                f"shape {spec.input_shape}"
+            )
+        names = data["feature_names_in"]
+        if names is not None:
+            if not isinstance(names, (list, tuple, np.ndarray)) or len(names) != n_features_in:
+                raise _damaged("feature_names_in does not name every feature")
+            names = np.asarray([str(n) for n in names], dtype=object)
+        stopping = data["stopping"]
+        if not isinstance(stopping, (list, tuple)) or len(stopping) != 3:
+            raise _damaged("the stopping state is not (best_loss, best_score, count)")
+        optimizer = data["optimizer_state"]
+        if optimizer is not None:
+            if not isinstance(optimizer, (list, tuple)) or not all(
+                isinstance(a, np.ndarray) for a in optimizer
+            ):
+                raise _damaged("the optimizer state is not a list of arrays")
+            optimizer = tuple(optimizer)
+        return cls(
+            head=head,
+            spec=spec,
+            encoder=encoder,
+            weights=weights,
+            n_features_in=n_features_in,
+            feature_names_in=names,
+            n_outputs=_int(data["n_outputs"], "n_outputs", minimum=1),
+            loss_curve=tuple(_floats(data["loss_curve"], "loss_curve")),
+            validation_scores=_floats_or_none(data["validation_scores"], "validation_scores"),
+            validation_loss_curve=_floats_or_none(
+                data["validation_loss_curve"], "validation_loss_curve"
+            ),
+            n_iter=_int(data["n_iter"], "n_iter", minimum=0),
+            t=_int(data["t"], "t", minimum=0),
+            best_loss=_float_or_none(data["best_loss"], "best_loss"),
+            best_validation_score=_float_or_none(
+                data["best_validation_score"], "best_validation_score"
+            ),
+            stopping=(
+                _float(stopping[0], "stopping"),
+                _float(stopping[1], "stopping"),
+                _int(stopping[2], "stopping", minimum=0),
+            ),
+            optimizer_state=optimizer,
+            head_params=_head_params(data["head_params"]),
+        )
+
+
+# -- plain data <-> skout's objects ---------------------------------------------
+def _damaged(what):
+    return ValueError(
+        f"Cannot load this skout model: {what}. The file is damaged or was not "
+        "written by skout; refit the model, or load a file you trust."
+    )
+
+
+def _check_keys(data, expected, what):
+    if not isinstance(data, dict):
+        raise _damaged(f"{what} is a {type(data).__name__}, not a dict")
+    missing, unknown = expected - set(data), set(data) - expected
+    if missing or unknown:
+        raise _damaged(
+            f"{what} misses {sorted(missing)}" if missing else f"{what} has {sorted(unknown)}"
+        )
+
+
+def _int(value, name, minimum=None):
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise _damaged(f"{name} is {value!r}, not an int")
+    if minimum is not None and value < minimum:
+        raise _damaged(f"{name} is {value}, below {minimum}")
+    return int(value)
+
+
+def _float(value, name):
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise _damaged(f"{name} holds {value!r}, not a number")
+    return float(value)
+
+
+def _floats(values, name):
+    if not isinstance(values, (list, tuple)):
+        raise _damaged(f"{name} is not a list of numbers")
+    return [_float(v, name) for v in values]
+
+
+def _float_or_none(value, name="a score"):
+    return None if value is None else _float(value, name)
+
+
+def _floats_or_none(values, name="a curve"):
+    return None if values is None else tuple(_floats(values, name))
+
+
+def _head_params(params):
+    if not isinstance(params, dict) or not all(
+        isinstance(k, str) and isinstance(v, (str, bool)) for k, v in params.items()
+    ):
+        raise _damaged("head_params is not a dict of str/bool parameters")
+    return dict(params)
+
+
+def _list_or_none(values):
+    return None if values is None else list(values)
+
+
+def _str(value, name):
+    if not isinstance(value, str):
+        raise _damaged(f"{name} is {value!r}, not a str")
+    return value
+
+
+def _head_to_dict(head):
+    return {
+        "target_type": head.target_type,
+        "decoding": head.decoding,
+        "outputs": [
+            {"units": int(o.units), "activation": o.activation, "loss": o.loss}
+            for o in head.outputs
+        ],
+    }
+
+
+def _outputs_from_list(outputs):
+    if not isinstance(outputs, (list, tuple)) or not outputs:
+        raise _damaged("the output layers are not a list")
+    result = []
+    for o in outputs:
+        _check_keys(o, {"units", "activation", "loss"}, "an output layer")
+        result.append(
+            OutputHead(
+                _int(o["units"], "units", minimum=1),
+                _str(o["activation"], "activation"),
+                _str(o["loss"], "loss"),
+            )
+        )
+    return tuple(result)
+
+
+def _head_from_dict(data):
+    from .heads import TARGET_TYPES
+
+    _check_keys(data, {"target_type", "decoding", "outputs"}, "the head")
+    if data["target_type"] not in TARGET_TYPES:
+        raise _damaged(f"unknown target type {data['target_type']!r}")
+    return Head(
+        data["target_type"],
+        _outputs_from_list(data["outputs"]),
+        _str(data["decoding"], "decoding"),
+    )
+
+
+def _spec_to_dict(spec):
+    outputs = [{"units": int(o.units), "activation": o.activation, "loss": o.loss}
+               for o in spec.outputs]  # fmt: skip
+    if isinstance(spec, BodySpec):
+        return {
+            "kind": "body",
+            "body_config": spec.body_config,
+            "input_shape": [int(d) for d in spec.input_shape],
+            "outputs": outputs,
+        }
+    return {
+        "kind": "dense",
+        "n_features": int(spec.n_features),
+        "hidden_layer_sizes": [int(s) for s in spec.hidden_layer_sizes],
+        "activation": spec.activation,
+        "outputs": outputs,
+        "dropout": float(spec.dropout),
+    }
+
+
+def _spec_from_dict(data):
+    if not isinstance(data, dict) or data.get("kind") not in ("dense", "body"):
+        raise _damaged("the network description is not a dense network or a body")
+    if data["kind"] == "body":
+        _check_keys(data, {"kind", "body_config", "input_shape", "outputs"}, "the network")
+        shape = data["input_shape"]
+        if not isinstance(shape, (list, tuple)):
+            raise _damaged("input_shape is not a list")
+        return BodySpec(
+            body_config=_str(data["body_config"], "body_config"),
+            input_shape=tuple(_int(d, "input_shape", minimum=1) for d in shape),
+            outputs=_outputs_from_list(data["outputs"]),
+        )
+    _check_keys(
+        data,
+        {"kind", "n_features", "hidden_layer_sizes", "activation", "outputs", "dropout"},
+        "the network",
+    )
+    sizes = data["hidden_layer_sizes"]
+    if not isinstance(sizes, (list, tuple)) or not sizes:
+        raise _damaged("hidden_layer_sizes is not a list of ints")
+    from ._network import KERAS_ACTIVATIONS
+
+    if data["activation"] not in KERAS_ACTIVATIONS.values():
+        raise _damaged(f"unknown activation {data['activation']!r}")
+    return NetworkSpec(
+        n_features=_int(data["n_features"], "n_features", minimum=1),
+        hidden_layer_sizes=tuple(_int(s, "hidden_layer_sizes", minimum=1) for s in sizes),
+        activation=data["activation"],
+        outputs=_outputs_from_list(data["outputs"]),
+        dropout=_float(data["dropout"], "dropout"),
+    )
+
+
+def _check_weights(weights, spec):
+    if not isinstance(weights, (list, tuple)) or not weights:
+        raise _damaged("the weights are not a list of arrays")
+    for w in weights:
+        if not isinstance(w, np.ndarray) or w.dtype.kind != "f":
+            raise _damaged("the weights are not all float arrays")
+        if not np.isfinite(w).all():
+            raise _damaged("the weights hold NaN or inf")
+    if isinstance(spec, NetworkSpec):
+        expected = []
+        for fan_in, fan_out in spec.layer_shapes():
+            expected += [(fan_in, fan_out), (fan_out,)]
+        got = [tuple(w.shape) for w in weights]
+        if got != expected:
+            raise _damaged(f"the weights have shapes {got}, but the network needs {expected}")
+    return tuple(np.asarray(w, dtype=np.float32) for w in weights)
+
+
+def _encoder_to_dict(encoder):
+    classes = encoder.classes_
+    if isinstance(classes, list):
+        classes = [np.asarray(c) for c in classes]
+    data = {
+        "ndim": int(encoder.ndim_),
+        "dtype": np.dtype(encoder.dtype_).str,
+        "n_columns": int(encoder.n_columns_),
+        "classes": classes,
+        "mean": None,
+        "scale": None,
+    }
+    if classes is None:
+        data["mean"] = np.asarray(encoder.mean_, dtype=np.float64)
+        data["scale"] = np.asarray(encoder.scale_, dtype=np.float64)
+    return data
+
+
+def _encoder_from_dict(data, head):
+    _check_keys(data, {"ndim", "dtype", "n_columns", "classes", "mean", "scale"}, "the encoder")
+    encoder = TargetEncoder(head)
+    encoder.ndim_ = _int(data["ndim"], "ndim", minimum=1)
+    if encoder.ndim_ > 2:
+        raise _damaged(f"the target had {encoder.ndim_} dimensions")
+    try:
+        encoder.dtype_ = np.dtype(_str(data["dtype"], "dtype"))
+    except TypeError as exc:
+        raise _damaged(f"unknown dtype {data['dtype']!r}") from exc
+    encoder.n_columns_ = _int(data["n_columns"], "n_columns", minimum=1)
+    classes = data["classes"]
+    outputs = head.outputs
+    if head.target_type in ("continuous", "continuous-multioutput"):
+        if classes is not None:
+            raise _damaged("a regression target has classes")
+        for name in ("mean", "scale"):
+            value = data[name]
+            if (
+                not isinstance(value, np.ndarray)
+                or value.shape != (encoder.n_columns_,)
+                or not np.isfinite(value).all()
+            ):
+                raise _damaged(f"the target's {name} is not {encoder.n_columns_} finite numbers")
+            setattr(encoder, f"{name}_", value.astype(np.float64))
+        if outputs[0].units != encoder.n_columns_:
+            raise _damaged("the target's width does not match the output layer")
+        encoder.classes_ = None
+        return encoder
+    if head.target_type == "multiclass-multioutput":
+        if not isinstance(classes, (list, tuple)) or len(classes) != len(outputs):
+            raise _damaged("the classes are not one array per output")
+        per_output = list(classes)
+    else:
+        per_output = [classes]
+    for c, out in zip(per_output, outputs):
+        if not isinstance(c, np.ndarray) or c.ndim != 1 or len(c) < 2:
+            raise _damaged("the classes are not an array of two or more labels")
+        width = 2 if out.units == 1 and out.activation == "sigmoid" else out.units
+        if head.target_type != "multilabel-indicator" and len(c) != width:
+            raise _damaged(f"{len(c)} classes for an output of {out.units} unit(s)")
+    encoder.classes_ = list(per_output) if isinstance(classes, (list, tuple)) else classes
+    return encoder
