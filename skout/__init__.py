@@ -4,6 +4,7 @@ Importing skout does not import TensorFlow or Keras; the first ``fit`` (or
 the first access to a fitted ``model_``) does.
 """
 
+from ._engine import set_training_cache_size, training_cache_size
 from ._version import __version__
 from .body import KerasBody
 from .classifier import AutoHeadClassifier
@@ -22,4 +23,6 @@ __all__ = [
     "__version__",
     "check_loss",
     "choose_head",
+    "set_training_cache_size",
+    "training_cache_size",
 ]

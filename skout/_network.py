@@ -319,10 +319,12 @@ def set_weights(model, spec, weights):
 def to_numpy(values):
     """NumPy copies of Keras variables or tensors, on any backend.
 
-    (``.numpy()`` fails on a PyTorch tensor that requires grad.)
+    (``.numpy()`` fails on a PyTorch tensor that requires grad; converting a
+    Keras variable directly trips NumPy 2's ``copy`` deprecation on
+    TensorFlow, which ``stop_gradient`` avoids.)
     """
     keras = import_keras()
-    return [np.array(keras.ops.convert_to_numpy(v)) for v in values]
+    return [np.array(keras.ops.convert_to_numpy(keras.ops.stop_gradient(v))) for v in values]
 
 
 def get_weights(model, spec):

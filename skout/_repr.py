@@ -58,9 +58,10 @@ def network_summary(estimator):
         estimator is not fitted.
     """
     state = estimator.__dict__
-    head, spec = state.get("head_"), state.get("_spec")
-    if head is None or spec is None:
+    fitted = state.get("_fitted")  # skout._state.FittedState, plain data
+    if fitted is None:
         return []
+    head, spec = fitted.head, fitted.spec
     rows = [
         (
             "head",

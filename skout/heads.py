@@ -316,7 +316,7 @@ class Decoding:
         Examples
         --------
         >>> DECODINGS["binary threshold"].keras_code()
-        'labels = classes[(model.predict(X)[:, 0] >= 0.5).astype(int)]'
+        'labels = classes[(model.predict(X)[:, 0] > 0.5).astype(int)]'
         """
         return self.code.format(pred=pred, classes=classes, cut=cut, k=k)
 
@@ -332,8 +332,8 @@ DECODINGS: dict[str, Decoding] = {
         ),
         Decoding(
             "binary threshold",
-            "threshold at 0.5 on P(class 1), the one sigmoid unit",
-            "labels = {classes}[({pred}[:, 0] >= {cut}).astype(int)]",
+            "class 1 when P(class 1) > 0.5 (the one sigmoid unit), as MLPClassifier",
+            "labels = {classes}[({pred}[:, 0] > {cut}).astype(int)]",
         ),
         Decoding(
             "one-hot",
@@ -347,8 +347,8 @@ DECODINGS: dict[str, Decoding] = {
         ),
         Decoding(
             "argmax per output",
-            "each output on its own: threshold at 0.5 for one sigmoid unit, else argmax",
-            "labels = [{classes}[j][(p[:, 0] >= {cut}).astype(int) if p.shape[1] == 1 "
+            "each output on its own: above 0.5 for one sigmoid unit, else argmax",
+            "labels = [{classes}[j][(p[:, 0] > {cut}).astype(int) if p.shape[1] == 1 "
             "else np.argmax(p, axis=1)] for j, p in enumerate({pred})]",
         ),
         Decoding("identity", "the network's values, as they are", "values = {pred}"),

@@ -77,8 +77,12 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
         Rate of a ``Dropout`` layer after each hidden layer of the built-in
         dense body (masks seeded from ``random_state``).
     callbacks : list of keras.callbacks.Callback, default=None
-        Keras callbacks. They need Keras's own training loop, so training then
-        runs through ``model.fit`` (slower). For scikit-learn's callbacks use
+        Keras callbacks. skout's compiled loop then runs one epoch per call and
+        sends them the epoch-level events (``on_train_begin``/``end``,
+        ``on_epoch_begin``/``end`` with logs ``loss``, ``learning_rate``,
+        ``val_loss``, ``val_score``); batch-level events are not sent.
+        ``model.stop_training``, a learning rate set on ``model.optimizer`` and
+        weights set on the model are honoured. For scikit-learn's callbacks use
         ``set_callbacks``.
     device : None, "spread" or str, default=None
         TensorFlow device to train on: None for TensorFlow's default (the first

@@ -181,15 +181,16 @@ def test_inspect_binary_decoding_is_the_threshold_its_code_applies(capsys, data_
     status, out, _ = run(capsys, "inspect", data_dir / "data.csv", "--target", "spam")
     assert status == 0
     (decoding,) = [line for line in out.splitlines() if line.startswith("  decoding:")]
-    assert "binary threshold" in decoding and "0.5 on P(class 1)" in decoding
+    assert "binary threshold" in decoding and "P(class 1) > 0.5" in decoding
     assert "argmax" not in decoding
     (code,) = [line.strip() for line in out.splitlines() if line.strip().startswith("labels =")]
-    assert code == "labels = classes[(model.predict(X)[:, 0] >= 0.5).astype(int)]"
-    # the printed line decodes as stated: classes[1] from P(class 1) >= 0.5 on
+    assert code == "labels = classes[(model.predict(X)[:, 0] > 0.5).astype(int)]"
+    # the printed line decodes as stated, and as skout's own predict does (a tie
+    # at exactly 0.5 is class 0, as in MLPClassifier): classes[1] above 0.5
     model = type("Model", (), {"predict": lambda self, X: np.array([[0.2], [0.5], [0.9]])})()
     scope = {"np": np, "classes": np.array(["ham", "spam"]), "model": model, "X": None}
     exec(code, scope)
-    assert scope["labels"].tolist() == ["ham", "spam", "spam"]
+    assert scope["labels"].tolist() == ["ham", "ham", "spam"]
 
 
 def test_inspect_prints_hostile_labels_escaped_and_cut(capsys, tmp_path):

@@ -102,7 +102,7 @@ def test_seed_001_case_1_one_sigmoid_unit_is_correct():
     findings = diagnose_head(model, BINARY)
     assert problems(findings) == []
     decode = only(findings, "decode-probabilities")
-    assert "0.5" in decode.message and ">= 0.5" in decode.fix
+    assert "0.5" in decode.message and "> 0.5" in decode.fix
 
 
 def test_seed_002_correct_softmax_head_explains_probabilities():
@@ -211,7 +211,7 @@ def test_one_linear_unit_with_binary_crossentropy():
     findings = diagnose_head(model, BINARY)
     assert problems(findings) == []
     decode = only(findings, "decode-logits")
-    assert "threshold them at 0" in decode.message and ">= 0)" in decode.fix
+    assert "threshold them at 0" in decode.message and "> 0)" in decode.fix
 
 
 def test_from_logits_after_a_softmax_warns():

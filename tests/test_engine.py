@@ -217,10 +217,22 @@ def test_threads_fitting_one_architecture_do_not_share_state():
 def test_stopping_state_is_a_plain_tuple(three_classes):
     X, y = three_classes
     clf = AutoHeadClassifier(hidden_layer_sizes=(4,), max_iter=3).fit(X, y)
-    state = clf._stopping_state
-    assert len(tuple(state)) == 3
-    assert all(type(v) in (float, int) for v in tuple(state))
-    # partial_fit goes on from a plain tuple, as the estimator stores it.
-    clf._stopping_state = tuple(state)
+    state = clf._fitted.stopping  # as the fitted state stores it
+    assert type(state) is tuple and len(state) == 3
+    assert all(type(v) in (float, int) for v in state)
+    # partial_fit goes on from the plain tuple.
     clf.partial_fit(X, y)
     assert clf.n_iter_ == 4
+
+
+def test_convergence_and_batch_size_warnings_point_at_the_callers_line(three_classes):
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = three_classes
+    net = AutoHeadClassifier(hidden_layer_sizes=(3,), max_iter=2, batch_size=10**6,
+                             random_state=0)  # fmt: skip
+    with pytest.warns((ConvergenceWarning, UserWarning)) as record:
+        net.fit(X, y)
+    categories = {w.category for w in record}
+    assert {ConvergenceWarning, UserWarning} <= categories
+    assert {w.filename for w in record} == {__file__}

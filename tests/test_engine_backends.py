@@ -133,6 +133,7 @@ def run_case(train, name, shuffle):
             **{**params, "max_epochs": epochs},
             first_epoch=done,
             samples_seen=done * len(data[0]),
+            shuffle=shuffle,
         )
         result = train(key, weights, data, validation, schedule, state, optimizer_state)
         weights, state, optimizer_state = result.weights, result.state, result.optimizer_state

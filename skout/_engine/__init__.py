@@ -13,7 +13,14 @@ bounded program cache), :mod:`.keras_callbacks` (Keras callbacks between
 compiled epochs); the compiled TensorFlow loop is :mod:`skout._training`.
 """
 
-from .cache import set_training_cache_size
+from .cache import set_training_cache_size, training_cache_size
 from .driver import Continuation, EngineOptions, TrainOutcome, train
 
-__all__ = ["Continuation", "EngineOptions", "TrainOutcome", "set_training_cache_size", "train"]
+__all__ = [
+    "Continuation",
+    "EngineOptions",
+    "TrainOutcome",
+    "set_training_cache_size",
+    "train",
+    "training_cache_size",
+]

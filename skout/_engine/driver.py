@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass, fields
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from .. import _devices
+from .._compat import warn_at_caller
 from . import rule
 from .keras_callbacks import KerasCallbacks
 
@@ -80,11 +80,10 @@ def _batch_size(options, n_samples):
     if options.batch_size == "auto":
         return min(200, n_samples)
     if options.batch_size > n_samples:
-        warnings.warn(
+        warn_at_caller(
             f"batch_size={options.batch_size} is larger than the {n_samples} "
             "training samples; using one batch of all of them.",
             UserWarning,
-            stacklevel=7,  # the user's call to fit
         )
     return min(options.batch_size, n_samples)
 
@@ -161,11 +160,10 @@ def train(options, spec, weights, data, validation, rng, *, score_fn, incrementa
             max_fun=options.max_fun, tol=float(options.tol),
         )  # fmt: skip
         if not converged:
-            warnings.warn(
+            warn_at_caller(
                 f"lbfgs failed to converge after {n_iter} iterations "
                 f"(max_iter={options.max_iter}, max_fun={options.max_fun}).",
                 ConvergenceWarning,
-                stacklevel=5,  # the user's call to fit
             )
         state = rule.StoppingState(best_loss=float(min(curve, default=np.inf)))
         return TrainOutcome(weights, curve, [], [], state, None, n_iter, len(data[0]))
@@ -280,7 +278,10 @@ def _train_epochs(options, key, weights, data, validation, rng, score_fn, increm
             power_t=float(options.power_t),
             samples_seen=seen + done * n_samples,
             dropout=float(getattr(key.network, "dropout", 0.0)),
-            shuffle=bool(options.shuffle),
+            # One full batch: the order of its rows changes only the rounding
+            # of its sum, so it is left unshuffled (a weight of 2 then trains
+            # exactly as a repeated row, as scikit-learn's checks expect).
+            shuffle=bool(options.shuffle) and batch_size < n_samples,
         )
 
     loop = _loop_for(_training.backend_name())
@@ -361,17 +362,14 @@ def _finish(options, key, result, weights, best, curve, scores, val_losses, stat
             raise ValueError(f"{NON_FINITE} {message}")
         # Early stopping kept the weights of the best (finite) epoch: a
         # grid search can go on with them.
-        warnings.warn(
-            f"{message} Kept the weights of the best validation epoch.",
-            ConvergenceWarning,
-            stacklevel=6,
+        warn_at_caller(
+            f"{message} Kept the weights of the best validation epoch.", ConvergenceWarning
         )
     elif not incremental and not stopped:
-        warnings.warn(
+        warn_at_caller(
             f"Stochastic Optimizer: Maximum iterations ({options.max_iter}) "
             "reached and the optimization hasn't converged yet.",
             ConvergenceWarning,
-            stacklevel=6,  # the user's call to fit
         )
     if key.early_stopping and best is not None:
         weights = best

@@ -174,7 +174,7 @@ class _JaxTrainer:
             k = min(epochs_per_call, schedule.max_epochs - done)
             orders = np.zeros((epochs_per_call, rows + batch), np.int32)
             orders[:k, :n] = rule.epoch_orders(
-                schedule.seed, schedule.first_epoch + done, k, n, self.key.shuffle
+                schedule.seed, schedule.first_epoch + done, k, n, schedule.shuffle
             )
             scalars["n_epochs"] = np.int32(k)
             scalars["seen"] = np.float32(schedule.samples_seen + done * n)

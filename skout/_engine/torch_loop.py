@@ -268,7 +268,9 @@ class _TorchTrainer:
         best, done, stop, diverged = None, 0, False, False
         while done < schedule.max_epochs and not stop:
             order = torch.from_numpy(
-                rule.epoch_orders(schedule.seed, schedule.first_epoch + done, 1, n, key.shuffle)[0]
+                rule.epoch_orders(
+                    schedule.seed, schedule.first_epoch + done, 1, n, schedule.shuffle
+                )[0]
             ).long()
             acc = torch.zeros((), dtype=torch.float32)
             for start in range(0, n, batch_size):
