@@ -17,6 +17,11 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # quiet TensorFlow's C++ logging
 
 import skout  # noqa: E402
+from skout._framework import import_keras  # noqa: E402
+
+# Bring the framework up through skout first, so its start-up notices are
+# filtered (docs/user_guide/quiet.rst) before the gallery's own `import keras`.
+import_keras()
 
 # -- Project -------------------------------------------------------------------
 project = "skout"
