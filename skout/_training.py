@@ -637,8 +637,8 @@ _idle = _programs.entries
 
 
 def clear_cache():
-    """Drop every cached compiled program (frees their memory)."""
-    _programs.clear()
+    """Drop every cached compiled program, of every backend's loop (frees them)."""
+    _cache.clear_all()
 
 
 def tracing_count():

@@ -51,6 +51,13 @@ class ProgramCache:
             self.entries.clear()
 
 
+def clear_all():
+    """Drop every cached program of every loop (frees their memory)."""
+    with _lock:
+        for cache in _caches:
+            cache.entries.clear()
+
+
 def _evict(entries, size):
     while len(entries) > size:
         entries.popitem(last=False)

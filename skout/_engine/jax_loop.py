@@ -19,22 +19,20 @@ several calls (so that memory for batch orders stays bounded and Ctrl-C is
 seen between calls).
 
 Compiled programs are kept per :class:`~skout._training.TrainerKey` in a
-bounded cache (:data:`MAX_TRAINERS`, least recently used evicted first).
+bounded cache shared with every compiled program
+(:func:`skout.set_training_cache_size`, least recently used evicted first).
 """
 
 from __future__ import annotations
-
-import threading
-from collections import OrderedDict
 
 import numpy as np
 
 from .. import _training
 from . import rule
+from .cache import ProgramCache
 from .stateless import Template, bucket, pad_rows
 
 #: Compiled trainers kept per process (one per TrainerKey).
-MAX_TRAINERS = 16
 #: Most epochs one compiled call runs (its batch orders are an argument).
 EPOCHS_PER_CALL = 32
 #: Most batch-order entries (epochs x rows) passed to one call.
@@ -214,30 +212,13 @@ def _numpy(values):
     return [np.array(v) for v in values]
 
 
-_lock = threading.Lock()
-_trainers: OrderedDict[object, _JaxTrainer] = OrderedDict()
-
-
-def _trainer(key):
-    """The cached trainer for ``key`` (built on first use; LRU-bounded)."""
-    with _lock:
-        trainer = _trainers.get(key)
-        if trainer is not None:
-            _trainers.move_to_end(key)
-            return trainer
-    trainer = _JaxTrainer(key)
-    with _lock:
-        trainer = _trainers.setdefault(key, trainer)
-        _trainers.move_to_end(key)
-        while len(_trainers) > MAX_TRAINERS:
-            _trainers.popitem(last=False)
-    return trainer
+# Bounded with every other compiled program (skout.set_training_cache_size).
+_trainers = ProgramCache(_JaxTrainer)
 
 
 def clear_cache():
-    """Drop every cached compiled trainer."""
-    with _lock:
-        _trainers.clear()
+    """Drop every cached trainer."""
+    _trainers.clear()
 
 
 def train(key, weights, data, validation, schedule, state=None, optimizer_state=None):
@@ -262,6 +243,6 @@ def train(key, weights, data, validation, schedule, state=None, optimizer_state=
     -------
     TrainResult
     """
-    return _trainer(key).train(
+    return _trainers.get(key).train(
         weights, data, validation, schedule, state or rule.StoppingState(), optimizer_state
     )

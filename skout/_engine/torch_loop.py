@@ -22,13 +22,12 @@ times a whole MLPClassifier step, so:
 
 Templates (the model and optimizer, built once per
 :class:`~skout._training.TrainerKey`) are kept in a bounded cache
-(:data:`MAX_TRAINERS`, least recently used evicted first).
+(the one :mod:`skout._engine.cache` bounds, least recently used evicted first).
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from contextlib import contextmanager
 from types import SimpleNamespace
 
@@ -37,10 +36,10 @@ import numpy as np
 from .. import _training
 from .._network import import_keras
 from . import rule
+from .cache import ProgramCache
 from .stateless import Template
 
 #: Templates kept per process (one per TrainerKey).
-MAX_TRAINERS = 16
 
 #: Below this many (batch rows x parameters), a batch runs on one thread.
 SMALL_WORK = 2**22
@@ -331,25 +330,13 @@ def _numpy(values):
     return [np.array(keras.ops.convert_to_numpy(v)) for v in values]
 
 
-_lock = threading.Lock()
-_trainers: OrderedDict[object, _TorchTrainer] = OrderedDict()
-
-
-def _trainer(key):
-    with _lock:
-        trainer = _trainers.get(key)
-        if trainer is None:
-            trainer = _trainers[key] = _TorchTrainer(key)
-        _trainers.move_to_end(key)
-        while len(_trainers) > MAX_TRAINERS:
-            _trainers.popitem(last=False)
-    return trainer
+# Bounded with every other compiled program (skout.set_training_cache_size).
+_trainers = ProgramCache(_TorchTrainer)
 
 
 def clear_cache():
-    """Drop every cached template."""
-    with _lock:
-        _trainers.clear()
+    """Drop every cached trainer."""
+    _trainers.clear()
 
 
 def train(key, weights, data, validation, schedule, state=None, optimizer_state=None):
@@ -372,6 +359,6 @@ def train(key, weights, data, validation, schedule, state=None, optimizer_state=
     -------
     TrainResult
     """
-    return _trainer(key).train(
+    return _trainers.get(key).train(
         weights, data, validation, schedule, state or rule.StoppingState(), optimizer_state
     )
