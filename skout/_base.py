@@ -16,7 +16,7 @@ from ._callbacks import CallbackSupportMixin, EpochHooks
 from ._compat import Interval, Options, StrOptions, _check_sample_weight, _fit_context
 from ._encoding import TargetEncoder
 from ._repr import NetworkReprMixin
-from ._state import FittedState, Stopping, stopping_tuple
+from ._state import FittedState, stopping_tuple
 from ._version import __version__
 from .body import body_spec, rebuild_error
 from .heads import LOSS_NAMES, check_loss
@@ -331,7 +331,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         continuation = None
         if incremental and previous is not None:
             continuation = _engine.Continuation(
-                stopping_state=_engine_stopping_state(previous.stopping),
+                stopping_state=previous.stopping,
                 optimizer_state=(
                     None if previous.optimizer_state is None else list(previous.optimizer_state)
                 ),
@@ -642,11 +642,6 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 def _floats(values):
     return None if values is None else [float(v) for v in values]
-
-
-def _engine_stopping_state(stopping):
-    """The stopping state as the engine takes it back: a fresh, mutable 3-tuple-like."""
-    return Stopping(*stopping)
 
 
 def _float32_or_refuse(X):

@@ -29,47 +29,15 @@ from ._network import BodySpec, NetworkSpec
 from .heads import Head, OutputHead
 
 
-class Stopping:
-    """The stopping rule's state for one call of the engine.
-
-    It reads as the 3-tuple ``(best_loss, best_score, no_improvement_count)``
-    (unpacking, indexing) and by field name, and the engine may update it in
-    place: each call gets a fresh one, so the fitted state never changes.
-    """
-
-    __slots__ = ("best_loss", "best_score", "no_improvement_count")
-
-    def __init__(self, best_loss, best_score, no_improvement_count):
-        self.best_loss = best_loss
-        self.best_score = best_score
-        self.no_improvement_count = no_improvement_count
-
-    def __iter__(self):
-        return iter((self.best_loss, self.best_score, self.no_improvement_count))
-
-    def __len__(self):
-        return 3
-
-    def __getitem__(self, index):
-        return tuple(self)[index]
-
-    def __repr__(self):
-        return f"Stopping{tuple(self)!r}"
-
-
 def stopping_tuple(state):
     """``(best_loss, best_score, no_improvement_count)`` as plain numbers.
 
-    Accepts the engine's stopping state as a dataclass with those fields or
-    as a 3-tuple (the engine's contract is moving from one to the other).
+    The engine takes and returns the stopping state as such a 3-tuple (a
+    ``rule.StoppingState``); the fitted state keeps plain Python numbers.
     """
     if state is None:
         return (float(np.inf), float(-np.inf), 0)
-    if hasattr(state, "best_loss"):
-        values = (state.best_loss, state.best_score, state.no_improvement_count)
-    else:
-        values = tuple(state)
-    best_loss, best_score, count = values
+    best_loss, best_score, count = state
     return (float(best_loss), float(best_score), int(count))
 
 
