@@ -278,6 +278,17 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         if continuing:
             self._check_same_head_params(previous)
+            if (
+                incremental
+                and previous.optimizer_state is not None
+                and previous.solver != self.solver
+            ):
+                raise ValueError(
+                    f"partial_fit goes on with the optimizer state of solver="
+                    f"{previous.solver!r}, but solver is now {self.solver!r}. Set "
+                    f"solver={previous.solver!r} back, or refit from scratch (fit, "
+                    "with warm_start=True to keep the weights)."
+                )
             if not incremental:
                 self._check_warm_start_target(y)
             head, encoder = previous.head, previous.encoder
@@ -377,6 +388,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
             best_validation_score=None if best_score is None else float(best_score),
             stopping=stopping,
             optimizer_state=None if optimizer is None else tuple(np.asarray(a) for a in optimizer),
+            solver=self.solver,
         )
 
     def _check_same_head_params(self, previous):
@@ -494,10 +506,6 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         n_hidden = len(self._spec.hidden_layer_sizes)
         outputs = per_layer[n_hidden:]
         return [*per_layer[:n_hidden], np.concatenate(outputs, axis=-1)]
-
-    def _weights_now(self):
-        """Current weights: from ``model_`` if the user has it in hand."""
-        return self._state().current_weights()
 
     def _validate_predict_X(self, X):
         """``validate_data(reset=False)``, with a fast path for the common case.
@@ -636,6 +644,7 @@ _NO_PROGRESS = {
     "best_validation_score": None,
     "stopping": stopping_tuple(None),
     "optimizer_state": None,
+    "solver": None,
 }
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 

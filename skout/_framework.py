@@ -188,22 +188,41 @@ class _LineFilter:
 
 
 def _pump(read_fd, write_fd, line_filter):
-    """Copy lines from ``read_fd`` to ``write_fd``, dropping known notices."""
-    pending = b""
-    while True:
+    """Copy lines from ``read_fd`` to ``write_fd``, dropping known notices.
+
+    The pump owns both descriptors and closes them when the pipe ends: a
+    child process started during the window inherits the pipe as its stderr,
+    so the pipe may outlive the window, and its lines must still reach the
+    real stderr, never a descriptor number that was reused meanwhile. A
+    failing write (stderr closed, a broken pipe) does not stop the draining:
+    a writer to a full pipe would block.
+    """
+
+    def write(data):
         try:
-            chunk = os.read(read_fd, 65536)
+            os.write(write_fd, data)
         except OSError:
-            chunk = b""
-        if not chunk:
-            break
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        out = b"".join(line + b"\n" for line in lines if line_filter.keep(line))
-        if out:
-            os.write(write_fd, out)
-    if pending and line_filter.keep(pending):
-        os.write(write_fd, pending)
+            pass
+
+    pending = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(read_fd, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            out = b"".join(line + b"\n" for line in lines if line_filter.keep(line))
+            if out:
+                write(out)
+        if pending and line_filter.keep(pending):
+            write(pending)
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
 
 
 @contextmanager
@@ -225,18 +244,19 @@ def _filtered_stderr():
     os.dup2(write_fd, 2)
     os.close(write_fd)
     pump = threading.Thread(
-        target=_pump, args=(read_fd, saved, _LineFilter()), name="skout-stderr", daemon=True
-    )
+        target=_pump, args=(read_fd, os.dup(saved), _LineFilter()), name="skout-stderr",
+        daemon=True,
+    )  # fmt: skip
     pump.start()
     try:
         yield
     finally:
         _flush_python_stderr()
-        os.dup2(saved, 2)  # closes the pipe's last write end: the pump sees EOF
-        pump.join(timeout=10)
-        if not pump.is_alive():
-            os.close(read_fd)
+        os.dup2(saved, 2)  # closes our last write end of the pipe: the pump sees EOF
         os.close(saved)
+        # The lines written so far reach stderr before the caller goes on; a
+        # child that inherited the pipe keeps the pump (and its output) alive.
+        pump.join(timeout=1.0)
 
 
 def _flush_python_stderr():

@@ -61,6 +61,8 @@ class FittedState:
     best_validation_score: float | None
     stopping: tuple  # (best_loss, best_score, no_improvement_count)
     optimizer_state: tuple | None
+    # The solver whose slots optimizer_state holds (partial_fit goes on with it).
+    solver: str | None
     # Parameters that chose the head and the encoding (loss, binary_head,
     # standardize_target): a continued fit must not change them.
     head_params: dict = field(default_factory=dict)
@@ -160,6 +162,7 @@ class FittedState:
                 if self.optimizer_state is None
                 else [np.asarray(a) for a in self.optimizer_state]
             ),
+            "solver": self.solver,
             "head_params": dict(self.head_params),
         }
 
@@ -227,11 +230,18 @@ class FittedState:
                 _int(stopping[2], "stopping", minimum=0),
             ),
             optimizer_state=optimizer,
+            solver=_solver(data["solver"]),
             head_params=_head_params(data["head_params"]),
         )
 
 
 # -- plain data <-> skout's objects ---------------------------------------------
+def _solver(value):
+    if value is not None and value not in ("adam", "sgd", "lbfgs"):
+        raise _damaged(f"the solver {value!r} is not one skout trains with")
+    return value
+
+
 def _damaged(what):
     return ValueError(
         f"Cannot load this skout model: {what}. The file is damaged or was not "

@@ -79,6 +79,22 @@ def test_a_failed_refit_leaves_the_estimator_as_it_was(X_bad, y_bad):
     np.testing.assert_array_equal(clf.predict_proba(X3), proba)
 
 
+def test_partial_fit_refuses_a_changed_solver_and_changes_nothing():
+    # The optimizer state of one solver cannot drive another's update.
+    clf = AutoHeadClassifier(**TINY, solver="sgd").fit(X3, Y)
+    before, proba = dict(clf.__dict__), clf.predict_proba(X3)
+    clf.set_params(solver="adam")
+    with pytest.raises(ValueError, match="solver='sgd' back"):
+        clf.partial_fit(X3, Y)
+    clf.set_params(solver="sgd")
+    _dict_unchanged({k: v for k, v in before.items()}, clf.__dict__)
+    np.testing.assert_array_equal(clf.predict_proba(X3), proba)
+    clf.partial_fit(X3, Y)  # the same solver goes on
+    assert clf.n_iter_ == 3
+    # A refit (warm_start included) starts a fresh optimizer: any solver will do.
+    clf.set_params(solver="adam", warm_start=True).fit(X3, Y)
+
+
 def test_a_diverging_refit_leaves_the_estimator_as_it_was():
     reg = AutoHeadRegressor(**TINY, solver="sgd").fit(X3, X3[:, 0])
     pred = reg.predict(X3)

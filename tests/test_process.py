@@ -197,3 +197,19 @@ def test_the_view_and_dir_never_build_the_keras_model():
     assert "model_" not in dir(fresh)
     assert fresh._repr_mimebundle_()["text/plain"] == repr(fresh)
     assert "skout-network-summary" not in fresh._repr_html_()
+
+
+def test_the_stderr_pump_drains_and_closes_even_when_stderr_is_gone():
+    # A stderr nobody reads (a closed pipe) must not stop the draining, or a
+    # writer to the full pipe would block; and the pump closes what it owns.
+    from skout import _framework
+
+    read_fd, write_fd = os.pipe()
+    gone_r, gone_w = os.pipe()
+    os.close(gone_r)
+    os.write(write_fd, b"a real error\n" * 100)
+    os.close(write_fd)
+    _framework._pump(read_fd, gone_w, _framework._LineFilter())
+    for fd in (read_fd, gone_w):
+        with pytest.raises(OSError):
+            os.fstat(fd)

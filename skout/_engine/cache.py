@@ -46,10 +46,6 @@ class ProgramCache:
             _evict(self.entries, _size)
             return found[0]
 
-    def clear(self):
-        with _lock:
-            self.entries.clear()
-
 
 def clear_all():
     """Drop every cached program of every loop (frees their memory)."""
@@ -74,7 +70,8 @@ def set_training_cache_size(n):
     Parameters
     ----------
     n : int
-        The bound, >= 0 (0 keeps none: every fit traces). The default is
+        The bound, >= 0 (0 keeps none: every compiled call, each chunk of a
+        fit included, builds its program again). The default is
         :data:`DEFAULT_SIZE` (16).
 
     Returns

@@ -210,11 +210,7 @@ MAX_ORDER_ENTRIES = 4_000_000
 
 
 def as_state(value):
-    """A :class:`rule.StoppingState` from a 3-tuple (or an older pickled state)."""
-    if value is None:
-        return rule.StoppingState()
-    if hasattr(value, "best_loss") and not isinstance(value, tuple):
-        value = (value.best_loss, value.best_score, value.no_improvement_count)
+    """A :class:`rule.StoppingState` from the estimator's plain 3-tuple."""
     best_loss, best_score, count = value
     return rule.StoppingState(float(best_loss), float(best_score), int(count))
 
@@ -339,17 +335,15 @@ def _train_epochs(options, key, weights, data, validation, rng, score_fn, increm
             stopped = stopped or asked
     if keras_callbacks is not None:
         weights = keras_callbacks.train_end(weights, logs)
-    return _finish(options, key, None, weights, best, curve, scores, val_losses, state,
+    return _finish(options, key, weights, best, curve, scores, val_losses, state,
                    optimizer_state, done, stopped, first_epoch, validation, n_samples,
                    incremental, diverged)  # fmt: skip
 
 
-def _finish(options, key, result, weights, best, curve, scores, val_losses, state,
+def _finish(options, key, weights, best, curve, scores, val_losses, state,
             optimizer_state, done, stopped, first_epoch, validation, n_samples, incremental,
-            diverged=None):  # fmt: skip
+            diverged):  # fmt: skip
     """Apply the verdict: divergence error, convergence warning, best weights."""
-    if diverged is None:
-        diverged = result.diverged
     diverged = diverged or not all(np.isfinite(w).all() for w in weights)
     if diverged:
         message = (

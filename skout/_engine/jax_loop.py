@@ -216,11 +216,6 @@ def _numpy(values):
 _trainers = ProgramCache(_JaxTrainer)
 
 
-def clear_cache():
-    """Drop every cached trainer."""
-    _trainers.clear()
-
-
 def train(key, weights, data, validation, schedule, state=None, optimizer_state=None):
     """Train on Keras's JAX backend; same contract as :func:`skout._training.train`.
 

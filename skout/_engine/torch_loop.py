@@ -334,11 +334,6 @@ def _numpy(values):
 _trainers = ProgramCache(_TorchTrainer)
 
 
-def clear_cache():
-    """Drop every cached trainer."""
-    _trainers.clear()
-
-
 def train(key, weights, data, validation, schedule, state=None, optimizer_state=None):
     """Train on Keras's PyTorch backend; same contract as :func:`skout._training.train`.
 
