@@ -161,17 +161,7 @@ def tf_namespace():
     """The rule's array namespace in TensorFlow ops."""
     import tensorflow as tf
 
-    return SimpleNamespace(
-        where=tf.where,
-        minimum=tf.minimum,
-        maximum=tf.maximum,
-        logical_and=tf.logical_and,
-        logical_or=tf.logical_or,
-        logical_not=tf.logical_not,
-        isfinite=tf.math.is_finite,
-        power=tf.pow,
-        sum=tf.reduce_sum,
-    )
+    return rule.namespace(tf, isfinite=tf.math.is_finite, power=tf.pow, sum=tf.reduce_sum)
 
 
 # -- the optimizers, in TensorFlow ops with Keras's math ----------------------------

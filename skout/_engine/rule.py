@@ -67,9 +67,15 @@ NUMPY = SimpleNamespace(
 )
 
 
-def namespace(module):
-    """The rule's namespace from an array module (``keras.ops``, ``jax.numpy``, ...)."""
-    return SimpleNamespace(**{name: getattr(module, name) for name in vars(NUMPY)})
+def namespace(module, **renamed):
+    """The rule's namespace from an array module (``keras.ops``, ``jax.numpy``, ...).
+
+    ``renamed`` gives the functions a module names otherwise (TensorFlow's
+    ``reduce_sum`` for ``sum``, ...).
+    """
+    return SimpleNamespace(
+        **{name: renamed.get(name) or getattr(module, name) for name in vars(NUMPY)}
+    )
 
 
 def epoch_orders(seed, first_epoch, n_epochs, n_samples, shuffle=True):

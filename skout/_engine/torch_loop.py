@@ -335,24 +335,10 @@ _trainers = ProgramCache(_TorchTrainer)
 
 
 def train(key, weights, data, validation, schedule, state=None, optimizer_state=None):
-    """Train on Keras's PyTorch backend; same contract as :func:`skout._training.train`.
+    """Train one chunk on Keras's PyTorch backend.
 
-    Parameters
-    ----------
-    key : TrainerKey
-    weights : list of ndarray
-        Initial weights in skout's order.
-    data, validation : tuple (X, Y, W) of float32 arrays, or None
-        Inputs, encoded targets and sample weights.
-    schedule : Schedule
-        ``max_epochs`` epochs from epoch ``first_epoch``.
-    state : StoppingState, optional
-    optimizer_state : list of ndarray, optional
-        Optimizer variables to continue from; fresh when None.
-
-    Returns
-    -------
-    TrainResult
+    The contract (parameters, returned ``TrainResult``) is that of
+    :func:`skout._training.train`, which the driver calls for TensorFlow.
     """
     return _trainers.get(key).train(
         weights, data, validation, schedule, state or rule.StoppingState(), optimizer_state
