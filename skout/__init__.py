@@ -1,10 +1,12 @@
 """skout: Keras networks as scikit-learn estimators that choose their own head.
 
 Importing skout does not import TensorFlow or Keras; the first ``fit`` (or
-the first access to a fitted ``model_``) does.
+the first access to a fitted ``model_``) does, or :func:`skout.warm_up`
+when you want that cost paid earlier.
 """
 
 from ._engine import set_training_cache_size, training_cache_size
+from ._framework import warm_up
 from ._version import __version__
 from .body import KerasBody
 from .classifier import AutoHeadClassifier
@@ -25,4 +27,5 @@ __all__ = [
     "choose_head",
     "set_training_cache_size",
     "training_cache_size",
+    "warm_up",
 ]

@@ -96,8 +96,11 @@ def test_memory_mapped_data_fits_whole_or_in_chunks(tmp_path):
 )
 def test_grid_search_on_a_local_dask_cluster_equals_one_process():
     import joblib
+    import keras
     from distributed import Client, LocalCluster
     from sklearn.model_selection import GridSearchCV
+
+    import skout
 
     X, y = make_classification(n_samples=120, n_features=6, random_state=0)
     grid = {"alpha": [1e-4, 1e-1], "hidden_layer_sizes": [(4,), (8,)]}
@@ -106,7 +109,10 @@ def test_grid_search_on_a_local_dask_cluster_equals_one_process():
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
         dashboard_address=None,
-    ) as cluster, Client(cluster):  # fmt: skip
+    ) as cluster, Client(cluster) as client:  # fmt: skip
+        # Workers brought up before the first task reaches them.
+        backends = client.run(skout.warm_up)
+        assert sorted(backends.values()) == [keras.backend.backend()] * 2
         with joblib.parallel_backend("dask"):
             distributed = GridSearchCV(net, grid, cv=2, n_jobs=-1).fit(X, y)
     np.testing.assert_allclose(

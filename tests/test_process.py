@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -213,3 +214,100 @@ def test_the_stderr_pump_drains_and_closes_even_when_stderr_is_gone():
     for fd in (read_fd, gone_w):
         with pytest.raises(OSError):
             os.fstat(fd)
+
+
+# -- warm_up: the framework earlier, in the background -------------------------
+
+WARM_FIT_SCRIPT = textwrap.dedent(
+    """
+    import json, warnings
+    import skout
+    from sklearn.datasets import load_iris
+    from sklearn.exceptions import ConvergenceWarning
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    X, y = load_iris(return_X_y=True)
+    future = skout.warm_up(wait=False)  # returns at once; the fit below waits for it
+    clf = skout.AutoHeadClassifier(hidden_layer_sizes=(8,), max_iter=100,
+                                   learning_rate_init=0.05, random_state=0).fit(X, y)
+    print(json.dumps({"future": type(future).__name__, "backend": future.result(),
+                      "again": skout.warm_up(), "score": clf.score(X, y)}))
+    """
+)
+
+WARM_EXIT_SCRIPT = textwrap.dedent(
+    """
+    import threading
+    import skout
+    skout.warm_up(wait=False)
+    # The script ends while the framework is still importing.
+    print(any(t.name == "skout-warm-up" and t.is_alive() for t in threading.enumerate()))
+    """
+)
+
+WARM_BROKEN_SCRIPT = textwrap.dedent(
+    """
+    import numpy as np
+    import skout
+    error = skout.warm_up(wait=False).exception()
+    try:
+        skout.AutoHeadRegressor(max_iter=1).fit(np.ones((4, 1)), np.arange(4.0))
+    except Exception as again:
+        print(type(error).__name__, type(again).__name__, str(error) == str(again))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def warm_runs():
+    env = {"SKOUT_FRAMEWORK_LOGS": "", "TF_CPP_MIN_LOG_LEVEL": ""}
+    runs = {
+        "fit": _python(WARM_FIT_SCRIPT, **env),
+        "exit": _python(WARM_EXIT_SCRIPT, **env),
+        "broken": _python(WARM_BROKEN_SCRIPT, **env, KERAS_BACKEND="no_such_backend"),
+    }
+    return {name: (run, *run.communicate(timeout=300)) for name, run in runs.items()}
+
+
+def test_warm_up_in_the_background_then_fit_at_once_is_quiet_and_fits(warm_runs):
+    import json
+
+    run, out, err = warm_runs["fit"]
+    assert run.returncode == 0, err[-3000:]
+    result = json.loads(out)
+    assert result["future"] == "Future"
+    assert result["backend"] == result["again"] == os.environ.get("KERAS_BACKEND", "tensorflow")
+    assert result["score"] > 0.8
+    assert err == "", f"the warm-up printed on stderr:\n{err}"
+
+
+def test_a_process_that_ends_during_a_background_warm_up_exits_cleanly(warm_runs):
+    run, out, err = warm_runs["exit"]
+    assert out.strip() == "True"  # the import was still running at the end of the script
+    assert run.returncode == 0 and err == "", err[-3000:]
+
+
+def test_a_warm_up_that_fails_is_raised_again_by_the_next_fit(warm_runs):
+    run, out, err = warm_runs["broken"]
+    assert run.returncode == 0, err[-3000:]
+    error, again, same_message = out.split()
+    assert error == again and same_message == "True", out
+
+
+def test_warm_up_in_this_process_returns_the_backend_from_every_thread():
+    import keras
+
+    from skout import warm_up
+
+    with ThreadPoolExecutor(4) as pool:
+        names = list(pool.map(lambda wait: warm_up(wait=wait), [True, False, True, False]))
+    names = [n if isinstance(n, str) else n.result(timeout=60) for n in names]
+    assert names == [keras.backend.backend()] * 4
+
+
+def test_the_framework_module_examples_run_as_written():
+    import doctest
+
+    import skout._framework
+
+    result = doctest.testmod(skout._framework)
+    assert result.attempted >= 4 and result.failed == 0
