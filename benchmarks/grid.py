@@ -31,6 +31,7 @@ Usage::
     python benchmarks/grid.py                 # the full grid (several minutes)
     python benchmarks/grid.py --quick         # 2 settings, 3 folds, 20 epochs
     python benchmarks/grid.py --repeat 3      # medians of 3 fresh runs per route
+    python benchmarks/grid.py --epochs 300    # every fit runs 300 epochs: a bigger grid
     python benchmarks/grid.py --markdown out.md --json out.json
 """
 
@@ -122,7 +123,7 @@ class PeakRSS:
         self._sample()
 
 
-def run_one(estimator_name, route, quick):
+def run_one(estimator_name, route, quick, epochs=None):
     """One route, in this (fresh) process: JSON on stdout."""
     t_start = time.perf_counter()
     import warnings
@@ -141,10 +142,14 @@ def run_one(estimator_name, route, quick):
     warnings.simplefilter("ignore", ConvergenceWarning)
     os.environ["PYTHONWARNINGS"] = "ignore"  # the same in worker processes
     t_imports = time.perf_counter() - t_start
-    params, folds, epochs = grid(quick)
+    params, folds, default_epochs = grid(quick)
+    epochs = epochs or default_epochs
     X, y = load_digits(return_X_y=True)
     cls = AutoHeadClassifier if estimator_name == "skout" else MLPClassifier
-    pipe = Pipeline([("scale", StandardScaler()), ("net", cls(max_iter=epochs, random_state=0))])
+    net = cls(max_iter=epochs, random_state=0)
+    if epochs != default_epochs:  # every fit runs all its epochs: E times the training
+        net.set_params(n_iter_no_change=epochs)
+    pipe = Pipeline([("scale", StandardScaler()), ("net", net)])
 
     cluster = client = None
     setup = 0.0
@@ -226,10 +231,12 @@ def _warm_up_worker(estimator_name):
     return "sklearn"
 
 
-def run_fresh(estimator_name, route, quick):
+def run_fresh(estimator_name, route, quick, epochs=None):
     cmd = [sys.executable, __file__, "--one", estimator_name, route]
     if quick:
         cmd.append("--quick")
+    if epochs:
+        cmd += ["--epochs", str(epochs)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     if out.returncode != 0:
@@ -320,13 +327,18 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="a small grid, to smoke-test")
     parser.add_argument("--routes", default=",".join(ROUTES), help="comma-separated routes")
     parser.add_argument("--estimators", default=",".join(ESTIMATORS))
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        help="run every fit for exactly E epochs (default: max_iter=100, early stop on tol)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="fresh runs per route (medians)")
     parser.add_argument("--json", help="also write the raw results here")
     parser.add_argument("--markdown", help="also write the table here")
     parser.add_argument("--one", nargs=2, metavar=("ESTIMATOR", "ROUTE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(run_one(*args.one, args.quick)))
+        print(json.dumps(run_one(*args.one, args.quick, args.epochs)))
         return
     # Repeats go round the routes, so a slow spell of the machine hits them all.
     runs = {}
@@ -334,7 +346,7 @@ def main(argv=None):
         for route in args.routes.split(","):
             for name in args.estimators.split(","):
                 print(f"{name} / {route} ...", file=sys.stderr, flush=True)
-                r = run_fresh(name, route, args.quick)
+                r = run_fresh(name, route, args.quick, args.epochs)
                 runs.setdefault((name, route), []).append(r)
                 print(
                     f"  {r.get('wall_s', 'error')} s, then {r.get('second_wall_s', '-')} s",
