@@ -22,9 +22,11 @@ pays (importing the framework in the main process and in each worker):
 For each it reports the wall time of the first ``GridSearchCV.fit`` (worker
 start-up included) and of a second, identical search in the same process
 (its workers already up: the notebook case), the time to start a Dask
-cluster, the peak resident memory of the main process and of each worker
-process (sampled with psutil every 50 ms), and checks that the scores equal
-those of ``n_jobs=1``.
+cluster, the CPU time of the main process and all its workers during the
+first search (on two cores, a route that needs more than twice the wall time
+of ``n_jobs=1`` in CPU cannot beat it), the peak resident memory of the main
+process and of each worker process (sampled with psutil every 50 ms), and
+checks that the scores equal those of ``n_jobs=1``.
 
 Usage::
 
@@ -83,13 +85,16 @@ def grid(quick):
 
 
 class PeakRSS:
-    """Peak RSS of this process and of each of its descendants, sampled."""
+    """Peak RSS and CPU time of this process and of each of its descendants, sampled."""
 
     def __init__(self, interval=0.05):
         import psutil
 
         self._me = psutil.Process()
         self.peaks = {}
+        self.cpu = {}  # pid -> user + system seconds at the last sample
+        self.cpu_start = {}
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
 
@@ -103,10 +108,20 @@ class PeakRSS:
             try:
                 rss = proc.memory_info().rss
                 name = " ".join(proc.cmdline()[:3])[-80:]
+                times = proc.cpu_times()
             except Exception:
                 continue
-            old = self.peaks.get(proc.pid, (0, name))[0]
-            self.peaks[proc.pid] = (max(old, rss), name)
+            with self._lock:
+                old = self.peaks.get(proc.pid, (0, name))[0]
+                self.peaks[proc.pid] = (max(old, rss), name)
+                self.cpu[proc.pid] = times.user + times.system
+
+    def cpu_seconds(self):
+        """CPU time of the whole tree since ``__enter__`` (a process gone
+        between two samples loses at most its last 50 ms)."""
+        self._sample()
+        with self._lock:
+            return sum(t - self.cpu_start.get(pid, 0.0) for pid, t in self.cpu.items())
 
     def _run(self, interval):
         while not self._stop.wait(interval):
@@ -114,6 +129,7 @@ class PeakRSS:
 
     def __enter__(self):
         self._sample()
+        self.cpu_start = dict(self.cpu)
         self._thread.start()
         return self
 
@@ -184,7 +200,7 @@ def run_one(estimator_name, route, quick, epochs=None):
         config = dict(n_jobs=1)
     else:
         config = dict(backend=route, n_jobs=2)
-    walls = []
+    walls, cpus = [], []
     try:
         with PeakRSS() as memory:
             for _ in range(2):  # a fresh process, then the same workers again
@@ -197,6 +213,7 @@ def run_one(estimator_name, route, quick, epochs=None):
                 with parallel_config(**config):
                     search.fit(X, y)
                 walls.append(time.perf_counter() - start)
+                cpus.append(memory.cpu_seconds() - sum(cpus))
     finally:
         if client is not None:
             client.close()
@@ -212,6 +229,8 @@ def run_one(estimator_name, route, quick, epochs=None):
         "wall_s": round(walls[0], 2),
         "second_wall_s": round(walls[1], 2),
         "setup_s": round(setup, 2),
+        "cpu_s": round(cpus[0], 1),
+        "second_cpu_s": round(cpus[1], 1),
         "imports_s": round(t_imports, 2),
         "main_peak_mib": round(main / 2**20),
         "worker_peak_mib": [round(w / 2**20) for w in workers],
@@ -252,7 +271,7 @@ def median_run(runs):
     if not good:
         return runs[0]
     result = dict(good[0])
-    for key in ("wall_s", "second_wall_s", "setup_s"):
+    for key in ("wall_s", "second_wall_s", "setup_s", "cpu_s", "second_cpu_s"):
         times = sorted(r[key] for r in good)
         result[key] = (
             times[len(times) // 2]
@@ -267,10 +286,11 @@ def table(results):
     by = {(r["estimator"], r["route"]): r for r in results}
     lines = [
         "| route | skout (s) | MLPClassifier (s) | skout, 2nd search (s) "
-        "| MLP, 2nd search (s) | cluster set-up skout / MLP (s) "
+        "| MLP, 2nd search (s) | CPU, first search, skout / MLP (s) "
+        "| cluster set-up skout / MLP (s) "
         "| skout peak RSS main / per worker (MiB) "
         "| MLP peak RSS main / per worker (MiB) | skout scores = n_jobs=1 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     base = by.get(("skout", "n_jobs=1"), {}).get("mean_test_score")
     for route in ROUTES:
@@ -281,6 +301,8 @@ def table(results):
             for name in ESTIMATORS:
                 r = by.get((name, route), {})
                 cells.append(f"{r[key]:.1f}" if key in r else "error")
+        cpus = [by.get((name, route), {}).get("cpu_s") for name in ESTIMATORS]
+        cells.append(" / ".join("-" if t is None else f"{t:.1f}" for t in cpus))
         setups = [by.get((name, route), {}).get("setup_s") for name in ESTIMATORS]
         setup = " / ".join("-" if t is None else f"{t:.1f}" for t in setups)
         cells.append(setup if route.startswith("dask") else "-")
