@@ -134,7 +134,10 @@ def warm_up(*, wait=True):
         If True, return when the framework is up. If False, start it in a
         background thread and return at once. The thread is not a daemon, so
         a process that ends during the import waits for it to finish instead
-        of being torn down in the middle of loading native libraries.
+        of being torn down in the middle of loading native libraries. As
+        with any thread, do not ``os.fork`` while it runs (the child would
+        inherit a half-imported framework); joblib's loky workers and Dask's
+        worker processes start fresh interpreters and are not affected.
 
     Returns
     -------
