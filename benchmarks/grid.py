@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -272,12 +273,7 @@ def median_run(runs):
         return runs[0]
     result = dict(good[0])
     for key in ("wall_s", "second_wall_s", "setup_s", "cpu_s", "second_cpu_s"):
-        times = sorted(r[key] for r in good)
-        result[key] = (
-            times[len(times) // 2]
-            if len(times) % 2
-            else sum(times[len(times) // 2 - 1 : len(times) // 2 + 1]) / 2
-        )
+        result[key] = statistics.median(r[key] for r in good)
         result[f"{key}_all"] = [r[key] for r in good]
     return result
 

@@ -16,7 +16,7 @@ from ._callbacks import CallbackSupportMixin, EpochHooks
 from ._compat import Interval, Options, StrOptions, _check_sample_weight, _fit_context
 from ._encoding import TargetEncoder
 from ._repr import NetworkReprMixin
-from ._state import FittedState, stopping_tuple
+from ._state import SOLVERS, FittedState, stopping_tuple
 from ._version import __version__
 from .body import body_spec, rebuild_error
 from .heads import LOSS_NAMES, check_loss
@@ -63,7 +63,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(_network.KERAS_ACTIVATIONS))],
-        "solver": [StrOptions({"adam", "sgd", "lbfgs"})],
+        "solver": [StrOptions(set(SOLVERS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],

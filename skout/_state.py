@@ -236,8 +236,12 @@ class FittedState:
 
 
 # -- plain data <-> skout's objects ---------------------------------------------
+#: The solvers skout trains with (the estimators' ``solver`` parameter).
+SOLVERS = ("adam", "sgd", "lbfgs")
+
+
 def _solver(value):
-    if value is not None and value not in ("adam", "sgd", "lbfgs"):
+    if value is not None and value not in SOLVERS:
         raise _damaged(f"the solver {value!r} is not one skout trains with")
     return value
 

@@ -87,7 +87,7 @@ def test_partial_fit_refuses_a_changed_solver_and_changes_nothing():
     with pytest.raises(ValueError, match="solver='sgd' back"):
         clf.partial_fit(X3, Y)
     clf.set_params(solver="sgd")
-    _dict_unchanged({k: v for k, v in before.items()}, clf.__dict__)
+    _dict_unchanged(before, clf.__dict__)
     np.testing.assert_array_equal(clf.predict_proba(X3), proba)
     clf.partial_fit(X3, Y)  # the same solver goes on
     assert clf.n_iter_ == 3

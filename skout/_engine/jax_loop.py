@@ -32,7 +32,6 @@ from . import rule
 from .cache import ProgramCache
 from .stateless import Template, bucket, pad_rows
 
-#: Compiled trainers kept per process (one per TrainerKey).
 #: Most epochs one compiled call runs (its batch orders are an argument).
 EPOCHS_PER_CALL = 32
 #: Most batch-order entries (epochs x rows) passed to one call.

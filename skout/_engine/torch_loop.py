@@ -39,8 +39,6 @@ from . import rule
 from .cache import ProgramCache
 from .stateless import Template
 
-#: Templates kept per process (one per TrainerKey).
-
 #: Below this many (batch rows x parameters), a batch runs on one thread.
 SMALL_WORK = 2**22
 
