@@ -54,7 +54,10 @@ def test_a_conv2d_body_classifies_digit_images(digit_images):
     clf.fit(X_train, y_train)
     assert clf.head_.units == 10 and clf.head_.activation == "softmax"
     assert clf.model_.layers[-1].units == 10
-    assert clf.score(X_test, y_test) >= 0.95
+    # Chance is 0.1. Seeds 0-3 score 0.949-0.987, and TensorFlow's two CPU
+    # kernel sets (oneDNN on and off) move seed 0 by one test image (0.002):
+    # 0.90 leaves a margin of 20 images.
+    assert clf.score(X_test, y_test) >= 0.90
     assert clf.predict_proba(X_test[:1]).shape == (1, 10)
 
 
