@@ -28,6 +28,24 @@ def _column_indices(column, classes):
     return idx
 
 
+def _weighted_mean_std(y, sample_weight):
+    """Column means and (population) standard deviations of ``y``, weighted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array([[1.0], [2.0], [4.0]])
+    >>> _weighted_mean_std(y, np.array([1.0, 2.0, 0.0]))   # as rows 1, 2, 2
+    (array([1.66666667]), array([0.47140452]))
+    """
+    if sample_weight is None or not np.sum(sample_weight) > 0:
+        # (weights that are all 0 are refused, with a clear message, before training)
+        return y.mean(axis=0), y.std(axis=0)
+    mean = np.average(y, axis=0, weights=sample_weight)
+    variance = np.average((y - mean) ** 2, axis=0, weights=sample_weight)
+    return mean, np.sqrt(variance)
+
+
 def _sigmoid_to_proba(p):
     p = p[:, 0]
     return np.column_stack([1.0 - p, p])
@@ -53,12 +71,15 @@ class TargetEncoder:
         self.head = head
 
     # -- fitting -----------------------------------------------------------
-    def fit(self, y, *, classes=None, standardize=True, like=None):
+    def fit(self, y, *, classes=None, standardize=True, like=None, sample_weight=None):
         """Learn the labels (or the scaling) of ``y``.
 
         For ``partial_fit``, ``classes`` gives every label up front (one
         array per column for multiclass-multioutput) and ``like`` a batch of
-        the target, for its layout and dtype.
+        the target, for its layout and dtype. The standardisation of a
+        regression target is weighted by ``sample_weight``, so that a weight
+        of 2 standardises as a repeated row does (and a weight of 0 as a row
+        left out).
         """
         if classes is not None:
             return self._fit_classes(classes, np.asarray(like))
@@ -80,8 +101,9 @@ class TargetEncoder:
                 # Scale by max |y| first, so huge targets do not overflow.
                 peak = np.max(np.abs(y2), axis=0)
                 peak = np.where(peak > 0, peak, 1.0)
-                self.mean_ = (y2 / peak).mean(axis=0) * peak
-                std = (y2 / peak).std(axis=0) * peak
+                mean, std = _weighted_mean_std(y2 / peak, sample_weight)
+                self.mean_ = mean * peak
+                std = std * peak
                 self.scale_ = np.where(std > 0, std, 1.0)
                 if not (np.all(np.isfinite(self.mean_)) and np.all(np.isfinite(self.scale_))):
                     raise ValueError(
@@ -172,7 +194,9 @@ class TargetEncoder:
             return values.ravel() if self.ndim_ == 1 else values
         proba = self.proba(outputs)
         if kind == "multilabel-indicator":
-            return (proba >= 0.5).astype(self.dtype_)
+            # Strictly above 0.5, as the one-unit binary head and MLPClassifier:
+            # a tie at exactly 0.5 is the negative label for every head.
+            return (proba > 0.5).astype(self.dtype_)
         if kind == "one-hot":
             return np.eye(len(self.classes_), dtype=self.dtype_)[proba.argmax(axis=1)]
         if kind == "multiclass-multioutput":

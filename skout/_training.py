@@ -368,7 +368,7 @@ class _Trainer:
                 # argmax of [1 - p, p]: class 1 only when p > 0.5.
                 right = tf.equal(tf.cast(p[:, 0] > 0.5, tf.float32), target[:, 0])
             elif out.activation == "sigmoid":
-                pred = tf.cast(p >= 0.5, tf.float32)
+                pred = tf.cast(p > 0.5, tf.float32)
                 right = tf.reduce_all(tf.equal(pred, target), axis=1)
             else:
                 pred = tf.argmax(p, axis=1, output_type=tf.int32)

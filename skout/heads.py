@@ -129,7 +129,7 @@ HEAD_TABLE: tuple[HeadRule, ...] = (
         "K",
         "sigmoid",
         "binary_crossentropy",
-        "0/1 matrix, proba >= 0.5",
+        "0/1 matrix, proba > 0.5",
         "(n, K), independent probabilities",
     ),
     HeadRule(
@@ -343,7 +343,7 @@ DECODINGS: dict[str, Decoding] = {
         Decoding(
             "threshold",
             "a 0/1 matrix: each label's own probability thresholded at 0.5",
-            "indicator = ({pred} >= {cut}).astype(int)",
+            "indicator = ({pred} > {cut}).astype(int)",
         ),
         Decoding(
             "argmax per output",
@@ -436,9 +436,9 @@ class Head:
     decoding : str
         How network outputs become predictions, a key of :data:`DECODINGS`:
         ``"argmax"`` (labels from the most probable class), ``"binary
-        threshold"`` (one sigmoid unit: ``classes[1]`` where P(class 1) >=
+        threshold"`` (one sigmoid unit: ``classes[1]`` where P(class 1) >
         0.5), ``"one-hot"`` (one-hot rows of the argmax), ``"threshold"`` (a
-        0/1 matrix, probability >= 0.5), ``"argmax per output"`` or
+        0/1 matrix, probability > 0.5), ``"argmax per output"`` or
         ``"identity"`` (regression).
 
     Examples

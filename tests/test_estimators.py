@@ -125,7 +125,7 @@ def test_multilabel_target_predicts_a_0_1_indicator_matrix(fitted, X):
     assert pred.shape == y.shape
     assert pred.dtype == y.dtype
     assert set(np.unique(pred)) <= {0, 1}
-    np.testing.assert_array_equal(pred, (clf.predict_proba(X) >= 0.5).astype(y.dtype))
+    np.testing.assert_array_equal(pred, (clf.predict_proba(X) > 0.5).astype(y.dtype))
 
 
 @pytest.mark.parametrize("case", ["multiclass-multioutput", "multiclass-multioutput-str"])

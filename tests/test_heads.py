@@ -349,7 +349,7 @@ def test_output_head_keras_code_is_the_dense_line():
     [
         (np.array([0, 1, 2]), {}, ["Dense(3, activation='softmax')", SCCE, "argmax"]),
         (np.array([0, 1, 1]), {}, ["Dense(1, activation='sigmoid')", BCE, "> 0.5"]),
-        (MULTILABEL, {}, ["Dense(3, activation='sigmoid')", BCE, ">= 0.5"]),
+        (MULTILABEL, {}, ["Dense(3, activation='sigmoid')", BCE, "> 0.5"]),
         (ONE_HOT, {}, ["Dense(3, activation='softmax')", CCE, "np.eye"]),
         (np.array([0.1, 0.2]), {"estimator": "regressor"}, ["Dense(1, activation='linear')", MSE]),
         (

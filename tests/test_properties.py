@@ -157,7 +157,7 @@ def _check_decoding(proba, pred, classes, head, y, n):
     assert pred.shape == (n, *y.shape[1:])
     assert pred.dtype == y.dtype
     if kind == "multilabel-indicator":
-        np.testing.assert_array_equal(pred, (proba >= 0.5).astype(y.dtype))
+        np.testing.assert_array_equal(pred, (proba > 0.5).astype(y.dtype))
     elif kind == "one-hot":
         np.testing.assert_array_equal(pred, np.eye(y.shape[1], dtype=y.dtype)[proba.argmax(1)])
     elif kind == "multiclass-multioutput":

@@ -192,7 +192,7 @@ class Template:
             if out.activation == "sigmoid" and out.units == 1:
                 right = ops.equal(ops.cast(p[:, 0] > 0.5, "float32"), target[:, 0])
             elif out.activation == "sigmoid":
-                right = ops.all(ops.equal(ops.cast(p >= 0.5, "float32"), target), axis=1)
+                right = ops.all(ops.equal(ops.cast(p > 0.5, "float32"), target), axis=1)
             else:
                 pred = ops.cast(ops.argmax(p, axis=1), "int32")
                 truth = (
