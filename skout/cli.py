@@ -22,7 +22,6 @@ Examples
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import textwrap
 import warnings
@@ -153,13 +152,21 @@ def _estimator(args, y):
     return "regressor" if kind.startswith("continuous") else "classifier"
 
 
-def _choose(y, estimator):
+def _choose(y, estimator, asked):
+    """The head for ``y``; ``asked``: the estimator the user named with a flag."""
     from .heads import choose_head
 
     try:
         return choose_head(y, estimator=estimator)
     except ValueError as exc:
-        raise _CliError(" ".join(str(exc).split())) from None
+        message = " ".join(str(exc).split())
+        if asked == "regressor" and np.asarray(y).dtype.kind not in "biuf":
+            # The advice is about the flag the user gave, not an estimator to use.
+            message = (
+                "--regressor reads the target as numbers, but it holds labels that are "
+                "not numbers: drop --regressor, and skout reads them as class labels"
+            )
+        raise _CliError(message) from None
 
 
 # --------------------------------------------------------------------------
@@ -246,17 +253,28 @@ def _quoted(column):
     return shown(repr(str(column)), limit=2 * _LABEL)
 
 
-def _xy_line(frame):
-    """How to cut the data into X and y: a 1-D y for one column, a 2-D y for several."""
+def _xy_lines(frame, dropped):
+    """How to cut the data into X and y: a 1-D y for one column, a 2-D y for several.
+
+    Rows without a target were left out of what ``inspect`` shows; a fit needs
+    them left out too, so the suggestion drops them first.
+    """
     cols = frame.columns
     names = ", ".join(_quoted(c) for c in cols[:_TOP]) + (", ..." if len(cols) > _TOP else "")
+    lines = []
+    if dropped:
+        lines.append(
+            f"  first data = data.dropna(subset=[{names}])  "
+            f"# {_rows(dropped)} with no target: a fit needs a target in every row"
+        )
     if len(cols) == 1:
         # data['col'] is a Series: predict returns (n,) labels, as y had. data[['col']]
         # would be an (n, 1) frame, and predict would return an (n, 1) column.
         y, shape = f"data[{names}]", "1-D: predict returns shape (n,)"
     else:
         y, shape = f"data[[{names}]]", f"2-D: predict returns shape (n, {len(cols)})"
-    return f"  with y = {y} ({shape}), X = data.drop(columns=[{names}])"
+    lines.append(f"  with y = {y} ({shape}), X = data.drop(columns=[{names}])")
+    return lines
 
 
 def _inspect(args):
@@ -265,7 +283,7 @@ def _inspect(args):
     data, frame, dropped = _read_target(args)
     y = _y_of(frame)
     estimator = _estimator(args, y)
-    head = _choose(y, estimator)
+    head = _choose(y, estimator, "regressor" if args.regressor else None)
     out = [
         f"data:         {args.data} ({len(data)} rows, {data.shape[1]} columns)",
         f"target:       {_names(frame.columns)}",
@@ -297,7 +315,7 @@ def _inspect(args):
         *(f"  {line}" for line in head.keras_code().splitlines()),
     ]
     cls = "AutoHeadClassifier" if head.is_classifier else "AutoHeadRegressor"
-    out += ["skout:", f"  {cls}().fit(X, y)  # picks this head itself", _xy_line(frame)]
+    out += ["skout:", f"  {cls}().fit(X, y)  # picks this head itself", *_xy_lines(frame, dropped)]
     if kind == "binary":
         out.append("  (binary_head='softmax' gives Dense(2, activation='softmax') instead)")
     numeric_labels = kind in ("multiclass", "multiclass-multioutput") and y.dtype.kind in "iuf"
@@ -319,9 +337,11 @@ def _load_model(name):
     path = Path(name)
     if not path.exists():
         raise _CliError(f"{path}: no such file")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from ._framework import import_keras
+
     try:
-        import keras
+        # Through skout's loader: quietly (no start-up notices), within the budget.
+        keras = import_keras()
     except ImportError:
         raise _CliError("checking a model needs keras: pip install keras tensorflow") from None
     note = None

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils.multiclass import type_of_target
 
+from ._framework import import_keras
 from ._text import shown
 from .doctor_catalogue import BY_CODE, SEVERITIES
 from .heads import DECODINGS, OutputHead, choose_head, loss_rule, output_decoding
@@ -191,7 +192,7 @@ def _activation_name(fn):
     """A normalised name for an activation function (``None`` is linear)."""
     if fn is None:
         return "linear"
-    import keras
+    keras = import_keras()
 
     try:
         name = keras.activations.serialize(fn)
@@ -253,7 +254,7 @@ def _scan(layers):
 
 def _layers_behind(tensor):
     """The layers that produced ``tensor``, from the last backwards, into nested models."""
-    import keras
+    keras = import_keras()
 
     history = getattr(tensor, "_keras_history", None)
     for _ in range(200):
@@ -354,7 +355,7 @@ def _canonical_loss(raw):
     if rule is not None:
         return rule.name
     try:
-        import keras
+        keras = import_keras()
 
         found = keras.losses.get(raw)
     except Exception:  # not a Keras loss name: keep it as given

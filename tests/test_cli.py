@@ -1,6 +1,7 @@
 """The command line (skout.cli): ``skout inspect`` and ``skout check``."""
 
 import doctest
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -157,6 +158,40 @@ def test_inspect_leaves_out_rows_with_a_missing_target(capsys, tmp_path):
     status, out, _ = run(capsys, "inspect", tmp_path / "gaps.csv", "--target", "y")
     assert status == 0
     assert "rows:         3 (1 row with a missing target left out)" in out
+
+
+def test_inspect_with_missing_targets_suggests_dropping_them_and_the_fit_then_works(
+    capsys, tmp_path
+):
+    rng = np.random.RandomState(0)
+    sex = np.where(rng.rand(40) < 0.5, "f", "m").astype(object)
+    sex[[3, 17]] = np.nan
+    pd.DataFrame({"x": rng.randn(40), "sex": sex}).to_csv(tmp_path / "d.csv", index=False)
+    status, out, _ = run(capsys, "inspect", tmp_path / "d.csv", "--target", "sex")
+    assert status == 0
+    lines = [line.strip() for line in out.splitlines()]
+    drop = "first data = data.dropna(subset=['sex'])"
+    assert any(line.startswith(drop) and "2 rows with no target" in line for line in lines)
+    # the suggestion, followed in order, fits; skipping the first line gets a clear error
+    from skout import AutoHeadClassifier
+
+    data = pd.read_csv(tmp_path / "d.csv")
+    with pytest.raises(ValueError, match=r"no value \(NaN, None or NA\) in 2 row\(s\)"):
+        AutoHeadClassifier(max_iter=2).fit(data.drop(columns=["sex"]), data["sex"])
+    data = data.dropna(subset=["sex"])
+    y, X = data["sex"], data.drop(columns=["sex"])
+    AutoHeadClassifier(hidden_layer_sizes=(2,), max_iter=2, random_state=0).fit(X, y)
+    # no missing target: no such line
+    status, out, _ = run(capsys, "inspect", tmp_path / "d.csv", "--target", "x")
+    assert "dropna" not in out
+
+
+def test_inspect_regressor_flag_on_labels_says_to_drop_the_flag(capsys, data_dir):
+    status, out, err = run(
+        capsys, "inspect", data_dir / "data.csv", "--target", "species", "--regressor"
+    )
+    assert_one_line_error(status, out, err, "drop --regressor")
+    assert "AutoHeadClassifier" not in err
 
 
 def test_inspect_suggests_a_1d_target_whose_predict_returns_labels(capsys, data_dir, frame):
@@ -362,9 +397,12 @@ def test_python_m_skout_help():
 
 
 FRAMEWORKS = ("keras", "tensorflow", "jax", "torch")
+# What --version must not import either: it answers at once (scikit-learn
+# alone takes seconds to import on a small machine).
+HEAVY = (*FRAMEWORKS, "sklearn", "scipy", "pandas")
 
 
-def test_version_in_a_fresh_interpreter_imports_no_framework():
+def test_version_in_a_fresh_interpreter_imports_no_framework_and_no_scikit_learn():
     """``python -m skout --version``, run as ``-m`` does, then the modules it left loaded."""
     from skout._version import __version__
 
@@ -375,12 +413,31 @@ def test_version_in_a_fresh_interpreter_imports_no_framework():
         "    runpy.run_module('skout', run_name='__main__', alter_sys=True)\n"
         "except SystemExit as exc:\n"
         "    status = exc.code\n"
-        f"print(sorted(m for m in {FRAMEWORKS!r} if m in sys.modules))\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
         "sys.exit(status)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.splitlines() == [f"skout {__version__}", "[]"]
+
+
+def test_check_in_a_fresh_interpreter_prints_nothing_on_stderr_for_a_correct_head(
+    models, data_dir
+):
+    """``skout check`` loads Keras through skout's quiet loader: stderr holds only
+    findings and real errors, never TensorFlow's start-up notices (here with
+    TF_CPP_MIN_LOG_LEVEL unset, TensorFlow's loudest default)."""
+    env = {k: v for k, v in os.environ.items() if k != "SKOUT_FRAMEWORK_LOGS"}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "skout", "check", str(models / "good.keras"),
+         str(data_dir / "data.csv"), "--target", "species"],
+        capture_output=True, text=True, cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "the head fits the target" in result.stdout
+    assert result.stderr == ""
 
 
 def test_the_skout_script_is_declared():
