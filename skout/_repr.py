@@ -6,8 +6,13 @@ that builds a Keras model, so showing a model loaded from disk used to import
 TensorFlow and take seconds. :class:`NetworkReprMixin` keeps the lazy
 attributes out of that listing and adds what a reader wants to see, all
 from plain fitted data: the head, the architecture (from the stored network
-description) and a training summary. It also points scikit-learn's
-documentation link at skout's API pages.
+description) and a training summary. The "Network" block goes wherever
+scikit-learn lists the estimator's fitted attributes, so it shows for a bare
+estimator, a step of a ``Pipeline`` and a search's ``best_estimator_`` alike.
+
+The view links to no documentation site: skout publishes none, so the
+"?" link scikit-learn draws for its own estimators is left out (the
+documentation's sources are in the repository's ``docs/`` folder).
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ import html
 import json
 from contextvars import ContextVar
 
-__all__ = ["DOC_LINK_TEMPLATE", "NetworkReprMixin", "network_summary"]
+from sklearn.base import BaseEstimator
 
-#: Where an estimator's view links to: its page in skout's API reference.
-DOC_LINK_TEMPLATE = "https://skout.readthedocs.io/en/latest/generated/skout.{estimator_name}.html"
+__all__ = ["NetworkReprMixin", "network_summary"]
+
+# scikit-learn >= 1.8 lists fitted attributes in every estimator's view, nested
+# ones included, through this method; older versions show only the top level.
+_NESTED_VIEWS = hasattr(BaseEstimator, "_get_fitted_attr_html")
 
 # True while scikit-learn lists fitted attributes for the HTML view.
 _listing_for_view = ContextVar("skout_listing_for_view", default=False)
@@ -81,6 +89,40 @@ def network_summary(estimator):
     return rows
 
 
+def _summary_html(rows):
+    cells = "".join(
+        f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(label)}</th>"
+        f"<td style='text-align:left'>{html.escape(value)}</td></tr>"
+        for label, value in rows
+    )
+    return (
+        "<div class='skout-network-summary' style='margin-top:0.5em'><details open>"
+        f"<summary>Network</summary><table>{cells}</table></details></div>"
+    )
+
+
+class _AttributesWithNetwork:
+    """scikit-learn's fitted-attribute listing, followed by the Network block.
+
+    scikit-learn reads the listing through ``len`` and ``_repr_html_inner``;
+    everything else is the listing's own.
+    """
+
+    def __init__(self, listing, block):
+        self._listing = listing
+        self._block = block
+
+    def __len__(self):
+        return len(self._listing) + 1
+
+    def __getattr__(self, name):
+        return getattr(self._listing, name)
+
+    def _repr_html_inner(self):
+        inner = self._listing._repr_html_inner() if len(self._listing) else ""
+        return inner + self._block
+
+
 class NetworkReprMixin:
     """The notebook view (HTML and text) of a skout estimator.
 
@@ -88,7 +130,8 @@ class NetworkReprMixin:
     """
 
     _doc_link_module = "skout"
-    _doc_link_template = DOC_LINK_TEMPLATE
+    # No published documentation site: no link (scikit-learn draws none for "").
+    _doc_link_template = ""
     #: Fitted attributes that build something heavy (a Keras model) when read.
     _lazy_fitted_attributes = ("model_",)
 
@@ -107,29 +150,20 @@ class NetworkReprMixin:
         # lazy ones so that the view never builds a Keras model.
         token = _listing_for_view.set(True)
         try:
-            return super()._get_fitted_attr_html(doc_link)
+            listing = super()._get_fitted_attr_html(doc_link)
         finally:
             _listing_for_view.reset(token)
+        rows = network_summary(self)
+        return _AttributesWithNetwork(listing, _summary_html(rows)) if rows else listing
 
     def _html_repr(self):
         view = super()._html_repr()
         rows = network_summary(self)
-        if not rows:
-            return view
-        cells = "".join(
-            f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(label)}</th>"
-            f"<td style='text-align:left'>{html.escape(value)}</td></tr>"
-            for label, value in rows
-        )
-        link = html.escape(self._get_doc_link())
-        anchor = f"<a href='{link}' target='_blank' rel='noopener'>documentation</a>"
-        more = f" · {anchor}" if link else ""
-        summary = (
-            "<div class='skout-network-summary' style='margin-top:0.5em'><details open>"
-            f"<summary>Network{more}</summary><table>{cells}</table></details></div>"
-        )
-        # Inside scikit-learn's <body>, after its diagram, when it has one.
+        if _NESTED_VIEWS or not rows:
+            return view  # the block is in the fitted-attribute listing
+        # Older scikit-learn: after its diagram, inside its <body>.
         at = view.rfind("</body>")
+        summary = _summary_html(rows)
         return f"{view[:at]}{summary}{view[at:]}" if at >= 0 else view + summary
 
     def _repr_mimebundle_(self, **kwargs):

@@ -31,14 +31,17 @@ FIT_SCRIPT = textwrap.dedent(
     import pickle, sys, warnings
     from sklearn.datasets import load_iris
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
     from skout import AutoHeadClassifier
     warnings.simplefilter("ignore", ConvergenceWarning)  # the user's choice, not noise
     X, y = load_iris(return_X_y=True)
     clf = AutoHeadClassifier(hidden_layer_sizes=(4,), max_iter=3, early_stopping=True,
-                             random_state=0).fit(X, y)
-    clf.predict(X)
+                             random_state=0)
+    pipe = make_pipeline(StandardScaler(), clf).fit(X, y)
+    pipe.predict(X)
     with open(sys.argv[1], "wb") as f:
-        pickle.dump(clf, f)
+        pickle.dump(pipe, f)
     sys.stderr.write("{FIT_DONE}\\n")
     sys.stderr.flush()
     warnings.warn("the user's own warning")
@@ -53,15 +56,19 @@ VIEW_SCRIPT = textwrap.dedent(
     import pickle, sys
     import sklearn
     with open(sys.argv[1], "rb") as f:
-        clf = pickle.load(f)
+        pipe = pickle.load(f)
+    clf = pipe[-1]
     html = clf._repr_html_()
     text = clf._repr_mimebundle_()["text/plain"]
+    pipeline_html = pipe._repr_html_()
     names = dir(clf)
     loaded = [m for m in ("tensorflow", "jax", "torch", "keras") if m in sys.modules]
     print(repr(loaded))
     print(html)
     print("=== text ===")
     print(text)
+    print("=== pipeline ===")
+    print(pipeline_html)
     """
 )
 
@@ -132,12 +139,18 @@ def test_the_notebook_view_of_an_unpickled_model_imports_no_framework(fresh_runs
     assert run.returncode == 0, err[-3000:]
     loaded, rest = out.split("\n", 1)
     assert loaded == "[]", f"the view imported {loaded}"
-    html, text = rest.split("=== text ===")
-    for view in (html, text):
+    html, rest = rest.split("=== text ===")
+    text, pipeline_html = rest.split("=== pipeline ===")
+    for view in (html, text, pipeline_html):
         assert "multiclass" in view and "softmax" in view  # the head
         assert "4 inputs → 4 relu → 3 softmax" in view  # the architecture
         assert "3 epochs" in view and "best validation score" in view  # the training
-    assert "https://skout.readthedocs.io/en/latest/generated/skout.AutoHeadClassifier.html" in html
+    # The Network block, in the estimator's own view and as a step of a pipeline.
+    assert "<summary>Network</summary>" in html
+    assert pipeline_html.count("<summary>Network</summary>") == 1
+    # No link to a documentation site: skout publishes none.
+    assert "skout.readthedocs" not in html + pipeline_html
+    assert "href='http" not in html and 'href="http' not in html
     assert err == ""
 
 
