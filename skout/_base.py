@@ -46,6 +46,47 @@ def _picklable(value):
     return True
 
 
+def _missing_rows(y):
+    """Row indices where ``y`` has no value: NaN, None or pandas' NA.
+
+    Anything that is not a table of values (None, a scalar, a sparse matrix)
+    has none here; ``validate_data`` says what is wrong with it.
+    """
+    if hasattr(y, "isna"):  # a pandas Series or DataFrame: its own idea of missing
+        mask = np.asarray(y.isna())
+    elif y is None or sp.issparse(y):
+        return np.empty(0, dtype=int)
+    else:
+        values = np.asarray(y)
+        if values.dtype.kind == "f":
+            mask = np.isnan(values)
+        elif values.dtype.kind == "O":
+            flat = [
+                v is None or (isinstance(v, float) and v != v) or type(v).__name__ == "NAType"
+                for v in values.ravel()
+            ]
+            mask = np.asarray(flat, dtype=bool).reshape(values.shape)
+        else:
+            return np.empty(0, dtype=int)
+    if mask.ndim == 0:
+        return np.empty(0, dtype=int)
+    if mask.ndim > 1:
+        mask = mask.any(axis=tuple(range(1, mask.ndim)))
+    return np.flatnonzero(mask)
+
+
+def _check_no_missing_target(y, name="y"):
+    """A clear error for a target with missing values (NaN, None, pandas' NA)."""
+    missing = _missing_rows(y)
+    if len(missing):
+        raise ValueError(
+            f"{name} has no value (NaN, None or NA) in {len(missing)} row(s), e.g. rows "
+            f"{missing[:5].tolist()}: every training row needs a target. Drop those rows "
+            f"first (with pandas: data = data.dropna(subset=[<target column>])), or fill "
+            "them in."
+        )
+
+
 def _check_rank(X):
     """A clear error for inputs of rank > 2, which a dense network cannot read."""
     ndim = getattr(X, "ndim", None)
@@ -211,6 +252,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
     def _validate_fit_data(self, X, y, sample_weight, reset):
         if self.body is None:
             _check_rank(X)
+        _check_no_missing_target(y)
         X, y = validate_data(
             self,
             X,
@@ -303,8 +345,9 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         else:
             head = check_loss(self._choose_head(y, classes), self.loss)
             encoder = TargetEncoder(head).fit(
-                y, classes=classes, like=y, **self._encoder_options()
-            )
+                y, classes=classes, like=y, sample_weight=sample_weight,
+                **self._encoder_options(),
+            )  # fmt: skip
             self._check_target_scale(y, encoder)
             spec = self._network_spec(X, head)
             try:
@@ -451,6 +494,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         if X_val is not None or y_val is not None:
             if X_val is None or y_val is None:
                 raise ValueError("X_val and y_val must be given together.")
+            _check_no_missing_target(y_val, "y_val")
             X_val, y_val = validate_data(
                 self, X_val, y_val, reset=False, dtype=_FLOAT_DTYPES, multi_output=True,
                 y_numeric=self._task == "regression",

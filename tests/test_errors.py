@@ -39,7 +39,9 @@ def test_nan_or_inf_in_X_is_refused_at_fit_and_predict(
     ],
 )
 def test_nan_in_y_is_refused(X, tiny, Est, y):
-    with pytest.raises(ValueError, match="Input y contains NaN"):
+    with pytest.raises(
+        ValueError, match=r"y has no value \(NaN, None or NA\) in 1 row.*rows \[3\]"
+    ):
         Est(**tiny).fit(X, _with(y, 3, np.nan))
 
 

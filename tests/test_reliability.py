@@ -226,6 +226,7 @@ def _fitted_ok(est):
 _UNSEEN = np.where(np.arange(40) % 2 == 0, "maybe", Y_CLF)
 _UNSEEN_LABELS = np.where(np.arange(40) % 3 == 0, "maybe", Y_CLF)
 _MIXED = "Cannot read the target as class labels.*one label type"
+_MISSING_Y = r"y has no value \(NaN, None or NA\) in 1 row\(s\), e\.g\. rows \[\d\].*dropna"
 _NAN_COLUMN = FRAME.assign(b=FRAME["b"].where(FRAME["b"] < 1.0))
 
 # fmt: off
@@ -242,7 +243,12 @@ BAD_INPUT = {
     "y-inf-fit": Case("reg", "fit", X, _with(Y_REG, 4, np.inf),
                       match="Input y contains infinity"),
     "y-nan-label-fit": Case("clf", "fit", X, _with(Y_CLF, 4, np.nan, object),
-                            match="Input contains NaN"),
+                            match=_MISSING_Y),
+    "y-None-regressor-fit": Case("reg", "fit", X, _with(Y_REG, 4, None, object),
+                                 match=_MISSING_Y),
+    "y-pandas-string-NA-fit": Case("clf", "fit", X,
+                                   pd.Series(_with(Y_CLF, 4, None, object), dtype="string"),
+                                   match=_MISSING_Y),
     "y-nan-score": Case("clf", "score", X, _with(Y_CLF, 2, np.nan, object), match="NaN"),
     "y-nan-score-multioutput": Case("clf", "score", X, _with(Y_MMO, 2, np.nan),
                                     trained_on="mmo", match="NaN"),
@@ -273,7 +279,8 @@ BAD_INPUT = {
     # -- what y holds ------------------------------------------------------------
     "y-mixed-str-float-fit": Case("clf", "fit", X, _with(Y_CLF, 5, 1.5, object), match=_MIXED),
     "y-mixed-float-first-fit": Case("clf", "fit", X, _with(Y_CLF, 0, 1.5, object), match=_MIXED),
-    "y-mixed-str-None-fit": Case("clf", "fit", X, _with(Y_CLF, 5, None, object), match=_MIXED),
+    "y-mixed-str-None-fit": Case("clf", "fit", X, _with(Y_CLF, 5, None, object),
+                                 match=_MISSING_Y),
     "y-mixed-str-bool-fit": Case("clf", "fit", X, _with(Y_CLF, 5, True, object), match=_MIXED),
     "y-mixed-regressor-fit": Case("reg", "fit", X, _with(Y_REG, 0, "high", object),
                                   match="could not convert string to float"),
