@@ -74,3 +74,38 @@ def test_demo_fits_every_target_type_beside_its_baselines(capsys):
     for baseline in ("skout", "LogisticRegression|Ridge", "dummy \\((most frequent|mean)\\)"):
         scores = re.findall(rf"^    (?:{baseline}) +-?[01]\.\d{{3}}", out, re.M)
         assert len(scores) == n_cases, (baseline, out)
+
+
+def _rst_block(path, name):
+    """The code of the ``.. code-block::`` named ``name`` in ``path``, dedented."""
+    import textwrap
+
+    text = (ROOT / path).read_text()
+    match = re.search(rf"\.\. code-block:: python\n   :name: {name}\n\n((?:   .*\n|\n)+)", text)
+    assert match, f"no code block named {name!r} in {path}"
+    return textwrap.dedent(match.group(1))
+
+
+def test_the_parallel_guides_dask_script_runs_as_a_script(tmp_path):
+    """The guide's Dask snippet, saved as a file and run with ``python``: its
+    worker processes import it again, so it must hold the ``__main__`` guard
+    (without it, each worker tries to start a cluster and the run fails)."""
+    import os
+    import subprocess
+
+    import pytest
+
+    pytest.importorskip("distributed")
+    script = tmp_path / "dask_search.py"
+    script.write_text(_rst_block("docs/user_guide/parallel.rst", "dask-script"))
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "'alpha'" in result.stdout
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
