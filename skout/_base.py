@@ -22,7 +22,7 @@ from .body import body_spec, rebuild_error
 from .heads import LOSS_NAMES, check_loss
 
 _FLOAT_DTYPES = (np.float64, np.float32)
-_NON_FINITE = _engine.driver.NON_FINITE
+_NON_FINITE = _engine.NON_FINITE
 _SPARSE_ROWS_PER_CHUNK = 4096
 _KERAS_PREDICT_BATCH = 8192
 # Layout of a pickled fitted estimator; bump when it changes incompatibly.
@@ -130,6 +130,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         "device": [None, str],
         "body": "no_validation",  # checked when the body is built, in fit
         "loss": [StrOptions({"auto", *LOSS_NAMES})],
+        "dtype": [StrOptions({"float32", "float64"})],
     }
 
     _task = None  # "classification" or "regression"
@@ -144,9 +145,6 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
     def _extra_sample_weight(self, y, incremental, encoder):
         """Weights the subclass multiplies in (class_weight); None for none."""
         return None
-
-    def _score_outputs(self, encoder, outputs, y_true, sample_weight):
-        raise NotImplementedError
 
     def _check_warm_start_target(self, y):
         """Refuse a target that the fitted network cannot continue on."""
@@ -265,7 +263,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
             y_numeric=self._task == "regression",
         )
         if sp.issparse(X):
-            X = X.toarray()  # the network trains on dense float32 batches
+            X = X.toarray()  # the network trains on dense batches
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
@@ -360,7 +358,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         extra = self._extra_sample_weight(y, incremental, encoder)
         if extra is not None:
             sample_weight = sample_weight * extra
-        _check_training_weights(sample_weight, extra is not None)
+        _check_training_weights(sample_weight, extra is not None, self.dtype)
         data, val = self._validation_split(X, Y, y, sample_weight, encoder, validation, rng)
         n_outputs = 1 if np.ndim(y) == 1 else np.shape(y)[1]
         head_params = self._head_params()
@@ -368,7 +366,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         def build(weights, curve, **more):
             return FittedState(
                 head=head, spec=spec, encoder=encoder,
-                weights=tuple(np.asarray(w, dtype=np.float32) for w in weights),
+                weights=tuple(np.asarray(w, dtype=self.dtype) for w in weights),
                 n_features_in=n_features_in, feature_names_in=feature_names_in,
                 n_outputs=n_outputs, loss_curve=tuple(curve), head_params=head_params,
                 **{**_NO_PROGRESS, **more},
@@ -394,7 +392,6 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
             )
         result = _engine.train(
             _engine.EngineOptions.from_estimator(self), spec, weights, data, val, rng,
-            score_fn=lambda outputs, v: self._score_outputs(encoder, outputs, v[3], v[2]),
             incremental=incremental, continuation=continuation, hooks=hooks,
         )  # fmt: skip
         return self._outcome_state(build, previous if incremental else None, result), hooks
@@ -453,6 +450,12 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
 
     def _network_spec(self, X, head):
         if self.body is not None:
+            if self.dtype != "float32":
+                raise ValueError(
+                    f"dtype={self.dtype!r} applies to the built-in dense network; a body "
+                    "trains in its layers' own dtype (float32). Set dtype='float32', or "
+                    "drop body= to train the dense network in float64."
+                )
             if self.dropout > 0:
                 raise ValueError(
                     "dropout applies to the built-in dense body; with body=..., "
@@ -468,26 +471,27 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         )
 
     def _validation_split(self, X, Y, y, sample_weight, encoder, validation, rng):
-        """Training data and validation data, as float32 (X, Y, W) triples.
+        """Training data and validation data, as (X, Y, W) triples in ``dtype``.
 
         Validation data is the explicit ``X_val``/``y_val`` when given, else a
         ``validation_fraction`` split when ``early_stopping`` is on (stratified
-        for single-output labels, as in MLPClassifier), else None. Each
-        validation triple carries the original labels as a fourth item.
+        for single-output labels, as in MLPClassifier), else None.
         """
+        dtype = np.dtype(self.dtype)
 
         def pack(Xs, Ys, ws):
-            Xs = np.ascontiguousarray(Xs, dtype=np.float32)
+            with np.errstate(over="ignore"):
+                Xs = np.ascontiguousarray(Xs, dtype=dtype)
             if not np.isfinite(Xs.sum()) and not np.isfinite(Xs).all():
                 raise ValueError(
-                    f"{_NON_FINITE} X holds values beyond float32's range "
-                    "(|x| > 3.4e38), which the network trains in: scale X, e.g. "
-                    "with StandardScaler."
+                    f"{_NON_FINITE} X holds values beyond {dtype}'s range "
+                    f"(|x| > {np.finfo(dtype).max:.2g}), which the network trains in: "
+                    "scale X, e.g. with StandardScaler."
                 )
             return (
                 Xs,
-                np.ascontiguousarray(Ys, dtype=np.float32),
-                np.ascontiguousarray(ws, dtype=np.float32),
+                np.ascontiguousarray(Ys, dtype=dtype),
+                np.ascontiguousarray(ws, dtype=dtype),
             )
 
         X_val, y_val, sw_val = validation
@@ -500,8 +504,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
                 y_numeric=self._task == "regression",
             )  # fmt: skip
             sw_val = _check_sample_weight(sw_val, X_val, ensure_non_negative=True)
-            val = (*pack(X_val, encoder.transform(y_val), sw_val), y_val)
-            return pack(X, Y, sample_weight), val
+            return pack(X, Y, sample_weight), pack(X_val, encoder.transform(y_val), sw_val)
         if not self.early_stopping:
             return pack(X, Y, sample_weight), None
         indices = np.arange(len(X))
@@ -527,7 +530,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
             )
         return (
             pack(X[train], Y[train], sample_weight[train]),
-            (*pack(X[val], Y[val], sample_weight[val]), y[val]),
+            pack(X[val], Y[val], sample_weight[val]),
         )
 
     # -- the fitted network ------------------------------------------------
@@ -605,12 +608,12 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
             # A chunk of rows at a time: a large sparse X is never densified whole.
             step = _SPARSE_ROWS_PER_CHUNK
             parts = [
-                _network.forward(spec, state.weights64(), X[i : i + step].toarray())
+                _engine.forward(spec, state.weights64(), X[i : i + step].toarray())
                 for i in range(0, X.shape[0], step)
             ]
             outputs = [np.concatenate(chunks) for chunks in zip(*parts)]
         else:
-            outputs = _network.forward(spec, state.weights64(), X)
+            outputs = _engine.forward(spec, state.weights64(), X)
         if not all(np.isfinite(o.sum()) for o in outputs):
             raise ValueError(
                 "The network produced non-finite outputs for this X; its "
@@ -690,7 +693,6 @@ _NO_PROGRESS = {
     "optimizer_state": None,
     "solver": None,
 }
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _floats(values):
@@ -759,8 +761,8 @@ def _check_callbacks(callbacks):
         )
 
 
-def _check_training_weights(sample_weight, with_class_weight):
-    """The weights the network trains with: finite, >= 0, not all zero in float32."""
+def _check_training_weights(sample_weight, with_class_weight, dtype="float32"):
+    """The weights the network trains with: finite, >= 0, not all zero in ``dtype``."""
     source = "sample_weight * class_weight" if with_class_weight else "sample_weight"
     if not np.all(np.isfinite(sample_weight)):
         raise ValueError(
@@ -778,11 +780,11 @@ def _check_training_weights(sample_weight, with_class_weight):
             "from. Weights must contain at least one non-zero number."
         )
     with np.errstate(over="ignore", under="ignore"):
-        weights32 = sample_weight.astype(np.float32)
-    if not np.any(weights32 > 0) or not np.all(np.isfinite(weights32)):
+        weights_in_dtype = sample_weight.astype(dtype)
+    if not np.any(weights_in_dtype > 0) or not np.all(np.isfinite(weights_in_dtype)):
         raise ValueError(
             f"The training weights ({source}) range from {sample_weight.min():.3g} to "
-            f"{sample_weight.max():.3g}, beyond what float32 (which the network trains "
+            f"{sample_weight.max():.3g}, beyond what {dtype} (which the network trains "
             "in) holds: they would become 0 or inf. Rescale them, e.g. divide by their "
             "maximum."
         )

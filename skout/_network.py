@@ -6,8 +6,9 @@ architecture. Weights live as a list of NumPy arrays ``[kernel, bias, ...]``
 in layer order: hidden layers first, then one (kernel, bias) pair per output.
 
 This is the only module that builds Keras layers, and it imports Keras
-lazily: :func:`forward` runs a fitted network in NumPy, so predicting and
-unpickling never need TensorFlow.
+lazily: the engine runs a fitted dense network in NumPy
+(:func:`skout._engine.forward`), so predicting and unpickling never need
+TensorFlow.
 """
 
 from __future__ import annotations
@@ -24,32 +25,6 @@ KERAS_ACTIVATIONS = {
     "logistic": "sigmoid",
     "tanh": "tanh",
     "relu": "relu",
-}
-
-
-def _sigmoid(z):
-    # Two-sided form: exp never overflows.
-    out = np.empty_like(z)
-    pos = z >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
-    ez = np.exp(z[~pos])
-    out[~pos] = ez / (1.0 + ez)
-    return out
-
-
-def _softmax(z):
-    z -= z.max(axis=1, keepdims=True)
-    np.exp(z, out=z)
-    z /= z.sum(axis=1, keepdims=True)
-    return z
-
-
-_NUMPY_ACTIVATIONS = {
-    "linear": lambda z: z,
-    "relu": lambda z: np.maximum(z, 0, out=z),
-    "tanh": lambda z: np.tanh(z, out=z),
-    "sigmoid": _sigmoid,
-    "softmax": _softmax,
 }
 
 
@@ -99,8 +74,8 @@ class NetworkSpec:
     def n_layers(self):
         return len(self.hidden_layer_sizes) + 2
 
-    def build(self, l2=0.0, seed=None):
-        return build_model(self, l2=l2, seed=seed)
+    def build(self, l2=0.0, seed=None, logits=False):
+        return build_model(self, l2=l2, seed=seed, logits=logits)
 
     def variables(self, model):
         return dense_variables(model, self)
@@ -140,8 +115,9 @@ class BodySpec:
     def n_layers(self):
         return None
 
-    def build(self, l2=0.0, seed=None):
-        """The body (fresh weights) with the heads on top."""
+    def build(self, l2=0.0, seed=None, logits=False):
+        """The body (fresh weights) with the heads on top (linear ones, giving
+        each head's logits, with ``logits=True``: what the engine trains)."""
         import json
 
         keras = import_keras()
@@ -155,7 +131,7 @@ class BodySpec:
         h = body(inputs)
         if len(h.shape) > 2:
             h = keras.layers.Flatten(name="flatten")(h)
-        return attach_heads(keras, inputs, h, self.outputs, l2)
+        return attach_heads(keras, inputs, h, self.outputs, l2, logits=logits)
 
     def variables(self, model):
         return list(model.weights)
@@ -235,29 +211,6 @@ def init_weights(spec, rng):
     return weights
 
 
-def forward(spec, weights, X):
-    """Run the network in NumPy (float64); one array per output head.
-
-    Each layer allocates one array: the bias is added and the activation
-    applied in place, as scikit-learn's MLP does.
-    """
-    h = np.asarray(X, dtype=np.float64)
-    n_hidden = len(spec.hidden_layer_sizes)
-    act = _NUMPY_ACTIVATIONS[spec.activation]
-
-    def dense(h, k):
-        z = h @ weights[k]
-        z += weights[k + 1]
-        return z
-
-    for i in range(n_hidden):
-        h = act(dense(h, 2 * i))
-    return [
-        _NUMPY_ACTIVATIONS[out.activation](dense(h, 2 * (n_hidden + j)))
-        for j, out in enumerate(spec.outputs)
-    ]
-
-
 def import_keras():
     """Import Keras (and its backend) on first use; see :mod:`skout._framework`."""
     from ._framework import import_keras
@@ -265,20 +218,24 @@ def import_keras():
     return import_keras()
 
 
-def attach_heads(keras, inputs, features, outputs, l2=0.0):
-    """A Keras model: ``features`` feeding one ``Dense`` output layer per head."""
+def attach_heads(keras, inputs, features, outputs, l2=0.0, logits=False):
+    """A Keras model: ``features`` feeding one ``Dense`` output layer per head.
+
+    With ``logits=True`` the output layers are linear: the model gives each
+    head's logits, to which the engine's objective applies the activation.
+    """
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
     layers = [
         keras.layers.Dense(
-            out.units, activation=out.activation, name=f"output_{j}",
-            kernel_regularizer=regularizer,
+            out.units, activation="linear" if logits else out.activation,
+            name=f"output_{j}", kernel_regularizer=regularizer,
         )(features)
         for j, out in enumerate(outputs)
     ]  # fmt: skip
     return keras.Model(inputs, layers[0] if len(layers) == 1 else layers, name="skout")
 
 
-def build_model(spec, l2=0.0, seed=None):
+def build_model(spec, l2=0.0, seed=None, logits=False):
     """A functional Keras model for ``spec``, with fresh (unset) weights.
 
     ``l2`` adds a Keras kernel regulariser to every layer; the compiled
@@ -299,7 +256,7 @@ def build_model(spec, l2=0.0, seed=None):
             h = keras.layers.Dropout(
                 spec.dropout, seed=None if seed is None else seed + i, name=f"dropout_{i}"
             )(h)
-    return attach_heads(keras, inputs, h, spec.outputs, l2)
+    return attach_heads(keras, inputs, h, spec.outputs, l2, logits=logits)
 
 
 def dense_variables(model, spec):

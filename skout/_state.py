@@ -48,7 +48,7 @@ class FittedState:
     head: Head
     spec: object  # NetworkSpec or BodySpec
     encoder: TargetEncoder
-    weights: tuple  # float32 arrays in skout's layer order
+    weights: tuple  # float32 (or float64, dtype='float64') arrays in skout's layer order
     n_features_in: int
     feature_names_in: np.ndarray | None
     n_outputs: int
@@ -418,7 +418,9 @@ def _check_weights(weights, spec):
         got = [tuple(w.shape) for w in weights]
         if got != expected:
             raise _damaged(f"the weights have shapes {got}, but the network needs {expected}")
-    return tuple(np.asarray(w, dtype=np.float32) for w in weights)
+    # float64 stays float64 (dtype="float64"); anything else is read as float32.
+    dtype = np.float64 if all(w.dtype == np.float64 for w in weights) else np.float32
+    return tuple(np.asarray(w, dtype=dtype) for w in weights)
 
 
 def _encoder_to_dict(encoder):

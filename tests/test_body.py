@@ -11,7 +11,8 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV, train_test_split
 
-from skout import AutoHeadClassifier, AutoHeadRegressor, KerasBody, _training
+from skout import AutoHeadClassifier, AutoHeadRegressor, KerasBody
+from skout._engine import cache, tf_loop
 
 keras = pytest.importorskip("keras")
 
@@ -111,12 +112,12 @@ def test_every_fit_starts_from_fresh_weights_and_leaves_the_users_model_alone(di
 @tensorflow_only
 def test_fits_of_one_body_share_one_compiled_trainer(digit_images):
     X_train, _, y_train, _ = digit_images
-    _training.clear_cache()
+    cache.clear_cache()
     for seed in range(3):  # each builds the body again, with new layer names
         AutoHeadClassifier(body=KerasBody(cnn), max_iter=1, random_state=seed).fit(
             X_train[:100], y_train[:100]
         )
-    counts = [t._run.experimental_get_tracing_count() for p in _training._idle.values() for t in p]
+    counts = tf_loop.tracing_count()
     assert counts == [1]
 
 

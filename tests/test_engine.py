@@ -1,5 +1,7 @@
-"""The training engine: one rule whatever the loop, one trace per network family,
-bounded memory, chunked and interruptible runs."""
+"""The engine's driver: observers that only look change nothing, chunked runs
+train the same network, memory is bounded, a fit is interruptible; and, on
+TensorFlow, one trace per dense network family. (That every backend's loop
+trains the same network is tests/test_engine_backends.py.)"""
 
 import _thread
 import gc
@@ -13,10 +15,8 @@ import pytest
 from conftest import tensorflow_only
 from sklearn.datasets import make_classification, make_regression
 
-from skout import AutoHeadClassifier, AutoHeadRegressor, _training
-from skout._engine import cache, driver
-
-pytestmark = tensorflow_only
+from skout import AutoHeadClassifier, AutoHeadRegressor
+from skout._engine import cache, driver, tf_loop
 
 
 @pytest.fixture(scope="module")
@@ -119,28 +119,30 @@ def test_weights_restored_by_keras_early_stopping_are_kept(three_classes):
     np.testing.assert_allclose(stopped.coefs_[0], first.coefs_[0], atol=1e-7)
 
 
+@tensorflow_only
 def test_a_width_grid_traces_once(three_classes):
     X, y = three_classes
-    _training.clear_cache()
+    cache.clear_cache()
     for width in (3, 7, 11):
         AutoHeadClassifier(hidden_layer_sizes=(width,), max_iter=3, random_state=0).fit(X, y)
-    assert _training.tracing_count() == [1]
+    assert tf_loop.tracing_count() == [1]
     for widths in ((3, 4), (9, 2)):  # another depth: one more program, traced once
         AutoHeadClassifier(hidden_layer_sizes=widths, max_iter=3, random_state=0).fit(X, y)
-    assert _training.tracing_count() == [1, 1]
+    assert tf_loop.tracing_count() == [1, 1]
 
 
+@tensorflow_only
 def test_evicted_programs_are_freed(three_classes):
     X, y = three_classes
     previous = cache.set_training_cache_size(1)
     try:
         AutoHeadClassifier(hidden_layer_sizes=(3,), max_iter=1).fit(X, y)
-        (program,) = [p for entry in _training._idle.values() for p in entry]
+        (program,) = [p for entry in tf_loop.programs.values() for p in entry]
         refs = [weakref.ref(program), weakref.ref(program._run)]
         del program
         AutoHeadClassifier(hidden_layer_sizes=(3, 3), max_iter=1).fit(X, y)
         gc.collect()
-        assert len(_training._idle) == 1
+        assert len(tf_loop.programs) == 1
         assert [r() for r in refs] == [None, None]
     finally:
         cache.set_training_cache_size(previous)
@@ -152,22 +154,23 @@ def test_cache_size_is_checked():
     assert cache.set_training_cache_size(cache.DEFAULT_SIZE) == cache.training_cache_size()
 
 
+@tensorflow_only
 def test_huge_max_iter_allocates_per_chunk_not_per_max_iter(three_classes, monkeypatch):
     X, y = three_classes
     chunks = []
-    original = _training.train
+    original = tf_loop.run_chunk
 
     def spy(key, weights, data, validation, schedule, *args):
         chunks.append(schedule.max_epochs)
         return original(key, weights, data, validation, schedule, *args)
 
-    monkeypatch.setattr(_training, "train", spy)
+    monkeypatch.setattr(tf_loop, "run_chunk", spy)
     clf = AutoHeadClassifier(hidden_layer_sizes=(4,), max_iter=10**7, early_stopping=True,
                              n_iter_no_change=2, random_state=0).fit(X, y)  # fmt: skip
     assert clf.n_iter_ < 100
     # Every per-epoch buffer (batch orders, curves) is sized by the chunk.
-    assert max(chunks) <= driver.MAX_ORDER_ENTRIES // len(X)
-    assert max(chunks) * len(X) <= driver.MAX_ORDER_ENTRIES
+    assert max(chunks) <= tf_loop.MAX_ORDER_ENTRIES // len(X)
+    assert max(chunks) * len(X) <= tf_loop.MAX_ORDER_ENTRIES
 
 
 def test_chunked_runs_train_the_same_network(three_classes, monkeypatch):

@@ -1,10 +1,13 @@
-"""The JAX and PyTorch training loops train the network the TensorFlow loop trains.
+"""The JAX and PyTorch loops train the network the TensorFlow loop trains.
 
 The Keras backend is fixed per process, so each other backend runs the same
 cases in a subprocess (``KERAS_BACKEND=jax`` / ``torch``) that prints its
-results as JSON; this process runs them on TensorFlow's compiled loop and
-compares: same number of epochs, same stopping decision, same loss curve and
-predictions within 1e-3.
+results as JSON; this process runs them on TensorFlow's loop and compares:
+same number of epochs, same stopping decision, same loss curve and
+predictions within 1e-3. The cases cover every loss the head table trains
+with, dropout, zero sample weights (training and validation), early
+stopping, the "adaptive" schedule, chunked runs, and Keras bodies (batch
+normalisation; a body's own regularisation losses).
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skout import _training
-from skout._network import BodySpec, NetworkSpec, forward
+from skout._engine import forward
+from skout._engine.contract import Carry, OptimizerSpec, Schedule, TrainerKey
+from skout._network import BodySpec, NetworkSpec
 from skout.heads import OutputHead
 
 SOFTMAX3 = OutputHead(3, "softmax", "sparse_categorical_crossentropy")
+SIGMOID1 = OutputHead(1, "sigmoid", "binary_crossentropy")
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
 
@@ -35,24 +40,58 @@ def _classification(n, n_features, n_classes, seed):
     return X, y
 
 
-def _body_config():
+def _body_config(regularised=False):
     import keras
 
     from skout.body import canonical_config
 
-    layers = [keras.layers.Dense(4, activation="relu"), keras.layers.BatchNormalization()]
+    if regularised:
+        layers = [
+            keras.layers.Dense(
+                4, activation="tanh", kernel_regularizer=keras.regularizers.L2(0.5),
+                activity_regularizer=keras.regularizers.L1(0.01),
+            ),
+        ]  # fmt: skip
+    else:
+        layers = [keras.layers.Dense(4, activation="relu"), keras.layers.BatchNormalization()]
     return canonical_config(keras.Sequential([keras.Input((4,)), *layers]))
 
 
-def case(name, shuffle):
-    """(key, weights, data, validation, schedule kwargs, epochs per call) of a case."""
+#: One case per loss the head table trains with (the rest are in the cases below).
+_LOSS_CASES = {
+    "loss_categorical_crossentropy": OutputHead(3, "softmax", "categorical_crossentropy"),
+    "loss_categorical_focal": OutputHead(3, "softmax", "categorical_focal_crossentropy"),
+    "loss_binary_focal": OutputHead(1, "sigmoid", "binary_focal_crossentropy"),
+    "loss_multilabel": OutputHead(3, "sigmoid", "binary_crossentropy"),
+    "loss_mean_absolute_error": OutputHead(2, "linear", "mean_absolute_error"),
+    "loss_huber": OutputHead(2, "linear", "huber"),
+    "loss_log_cosh": OutputHead(2, "linear", "log_cosh"),
+}
+
+
+def _loss_case(out):
+    X, y = _classification(70, 4, 3, 5)
+    if out.activation == "linear":
+        Y = np.stack([X[:, 0] - X[:, 1], np.sin(X[:, 2])], axis=1).astype(np.float32)
+    elif out.units == 1:
+        Y = (y[:, None] > 0).astype(np.float32)
+    elif out.activation == "sigmoid":
+        Y = (X[:, :3] > 0).astype(np.float32)
+    else:
+        Y = np.eye(3, dtype=np.float32)[y]
+    task = "regression" if out.activation == "linear" else "classification"
+    return X, Y, NetworkSpec(4, (5,), "tanh", (out,)), task
+
+
+def case(name):
+    """(key, weights, data, validation, schedule kwargs, chunk lengths) of a case."""
+    validation = None
+    task, early, solver, lr_schedule = "classification", False, "adam", "constant"
     if name in ("adam_class_weight", "chunks"):
         X, y = _classification(90, 5, 3, 0)
         spec = NetworkSpec(5, (4,), "relu", (SOFTMAX3,))
         Y = y[:, None].astype(np.float32)
         W = np.array([1.0, 3.0, 0.5], np.float32)[y]  # class weights
-        validation = None
-        task, early, solver, lr_schedule = "classification", False, "adam", "constant"
         params = dict(learning_rate=0.02, alpha=0.01, batch_size=16, max_epochs=12)
     elif name == "regressor_sample_weight":
         rng = np.random.RandomState(1)
@@ -60,17 +99,18 @@ def case(name, shuffle):
         Y = np.stack([X[:, 0] - X[:, 1], X[:, 2] ** 2], axis=1).astype(np.float32)
         spec = NetworkSpec(4, (5,), "tanh", (OutputHead(2, "linear", "mean_squared_error"),))
         W = rng.uniform(0.2, 2.0, 80).astype(np.float32)
-        validation = None
-        task, early, solver, lr_schedule = "regression", False, "adam", "constant"
+        task = "regression"
         params = dict(learning_rate=0.01, alpha=1e-3, batch_size=25, max_epochs=15)
-    elif name == "early_stopping":
+    elif name in ("early_stopping", "zero_weights"):
         X, y = _classification(120, 4, 2, 2)
-        spec = NetworkSpec(4, (4,), "relu", (OutputHead(1, "sigmoid", "binary_crossentropy"),))
+        spec = NetworkSpec(4, (4,), "relu", (SIGMOID1,))
         Y = y[:, None].astype(np.float32)
         W = np.ones(120, np.float32)
+        if name == "zero_weights":  # rows left out, in training and validation data
+            W[::4] = 0.0
         validation = (X[:24], Y[:24], W[:24])
         X, Y, W = X[24:], Y[24:], W[24:]
-        task, early, solver, lr_schedule = "classification", True, "adam", "constant"
+        early = True
         params = dict(learning_rate=0.05, alpha=1e-4, batch_size=20, max_epochs=40,
                       n_iter_no_change=3)  # fmt: skip
     elif name == "sgd_adaptive":
@@ -78,30 +118,44 @@ def case(name, shuffle):
         spec = NetworkSpec(3, (4,), "tanh", (SOFTMAX3,))
         Y = y[:, None].astype(np.float32)
         W = np.ones(60, np.float32)
-        validation = None
-        task, early, solver, lr_schedule = "classification", False, "sgd", "adaptive"
+        solver, lr_schedule = "sgd", "adaptive"
         # A large tol makes the plateau come early: the rate shrinks, then stops.
         params = dict(learning_rate=0.2, alpha=1e-4, batch_size=16, max_epochs=30, tol=0.05,
                       n_iter_no_change=1)  # fmt: skip
-    elif name == "body_batch_norm":
+    elif name == "dropout":
+        X, y = _classification(80, 5, 3, 6)
+        spec = NetworkSpec(5, (6, 5), "relu", (SOFTMAX3,), dropout=0.3)
+        Y = y[:, None].astype(np.float32)
+        W = np.ones(80, np.float32)
+        params = dict(learning_rate=0.02, alpha=1e-4, batch_size=16, max_epochs=10,
+                      dropout=0.3)  # fmt: skip
+    elif name == "two_heads":  # multiclass-multioutput: a sigmoid and a softmax head
+        X, y = _classification(80, 4, 3, 7)
+        spec = NetworkSpec(4, (5,), "relu", (SIGMOID1, SOFTMAX3))
+        Y = np.stack([(X[:, 2] > 0), y], axis=1).astype(np.float32)
+        W = np.ones(80, np.float32)
+        params = dict(learning_rate=0.02, alpha=1e-3, batch_size=16, max_epochs=10)
+    elif name in ("body_batch_norm", "body_regularised"):
         # A Keras body: the general path (Keras's stateless_call), with
-        # non-trainable variables (the moving statistics) carried along.
+        # non-trainable variables (the moving statistics) carried along, or
+        # with the body's own losses (kernel and activity regularisers).
         X, y = _classification(64, 4, 3, 4)
-        spec = BodySpec(_body_config(), (4,), (SOFTMAX3,))
+        spec = BodySpec(_body_config(name == "body_regularised"), (4,), (SOFTMAX3,))
         Y = y[:, None].astype(np.float32)
         W = np.ones(64, np.float32)
-        validation = None
-        task, early, solver, lr_schedule = "classification", False, "adam", "constant"
         params = dict(learning_rate=0.02, alpha=1e-3, batch_size=16, max_epochs=6)
+    elif name in _LOSS_CASES:
+        X, Y, spec, task = _loss_case(_LOSS_CASES[name])
+        W = np.ones(len(X), np.float32)
+        params = dict(learning_rate=0.02, alpha=1e-3, batch_size=16, max_epochs=8)
     else:
         raise KeyError(name)
-    key = _training.TrainerKey(
+    key = TrainerKey(
         network=spec,
-        optimizer=_training.OptimizerSpec(solver=solver),
+        optimizer=OptimizerSpec(solver=solver),
         task=task,
         has_validation=validation is not None,
         early_stopping=early,
-        shuffle=shuffle,
         learning_rate=lr_schedule,
     )
     weights = _initial_weights(spec)
@@ -119,24 +173,25 @@ def _initial_weights(spec):
     return [rng.uniform(0.5, 1.0, s).astype(np.float32) for s in shapes]
 
 
-CASES = ("adam_class_weight", "regressor_sample_weight", "early_stopping", "sgd_adaptive",
-         "chunks", "body_batch_norm")  # fmt: skip
+CASES = ("adam_class_weight", "regressor_sample_weight", "early_stopping", "zero_weights",
+         "sgd_adaptive", "chunks", "dropout", "two_heads", "body_batch_norm",
+         "body_regularised", *_LOSS_CASES)  # fmt: skip
 
 
-def run_case(train, name, shuffle):
-    """Run one case as the driver does: chunks of epochs, state carried along."""
-    key, weights, data, validation, params, chunks = case(name, shuffle)
-    state, optimizer_state, best, done = None, None, None, 0
-    curve, scores = [], []
+def run_case(loop, name):
+    """Run one case as the driver does: chunks of epochs, the carry handed on."""
+    key, weights, data, validation, params, chunks = case(name)
+    carry = Carry.fresh(params["learning_rate"])
+    best, done, curve, scores = None, 0, [], []
     for epochs in chunks:
-        schedule = _training.Schedule(
+        schedule = Schedule(
             **{**params, "max_epochs": epochs},
             first_epoch=done,
             samples_seen=done * len(data[0]),
-            shuffle=shuffle,
+            shuffle=True,
         )
-        result = train(key, weights, data, validation, schedule, state, optimizer_state)
-        weights, state, optimizer_state = result.weights, result.state, result.optimizer_state
+        result = loop.run_chunk(key, weights, data, validation, schedule, carry)
+        weights, carry = result.weights, result.carry
         best = result.best_weights or best
         curve += result.loss_curve
         scores += result.validation_scores
@@ -150,43 +205,34 @@ def run_case(train, name, shuffle):
         "loss_curve": curve,
         "scores": scores,
         "stopped": bool(result.stopped),
-        "learning_rate": float(optimizer_state[1]),
+        "learning_rate": float(carry.learning_rate),
     }
 
 
 def loop_of_backend():
-    """The compiled loop of this process's Keras backend."""
-    import keras
+    """The loop module of this process's Keras backend."""
+    from skout._engine import driver
 
-    backend = keras.backend.backend()
-    if backend == "jax":
-        from skout._engine import jax_loop
-
-        return jax_loop.train
-    if backend == "torch":
-        from skout._engine import torch_loop
-
-        return torch_loop.train
-    return _training.train
+    return driver.loop_for(driver.backend_name())
 
 
-def main(shuffle):
+def main():
     """Entry point of the subprocess: every case as one JSON line."""
-    train = loop_of_backend()
-    if "jax_loop" in train.__module__:
+    loop = loop_of_backend()
+    if loop.__name__.endswith("jax_loop"):
         # Several compiled calls per chunk: they must continue each other exactly.
-        sys.modules[train.__module__].EPOCHS_PER_CALL = 8
-    print(json.dumps({name: run_case(train, name, shuffle) for name in CASES}))
+        loop.EPOCHS_PER_CALL = 8
+    print(json.dumps({name: run_case(loop, name) for name in CASES}))
 
 
-def start(backend, shuffle):
+def start(backend):
     """Start the cases in a ``KERAS_BACKEND=backend`` subprocess (it runs meanwhile)."""
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": path,
            "TF_CPP_MIN_LOG_LEVEL": "3"}  # fmt: skip
     code = (
         f"import sys; sys.path.insert(0, {str(TESTS)!r}); "
-        f"import test_engine_backends as t; t.main({shuffle!r})"
+        "import test_engine_backends as t; t.main()"
     )
     return subprocess.Popen(
         [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -195,24 +241,21 @@ def start(backend, shuffle):
 
 
 def collect(process):
-    stdout, stderr = process.communicate(timeout=300)
+    stdout, stderr = process.communicate(timeout=600)
     assert process.returncode == 0, stderr[-3000:]
     return json.loads(stdout.strip().splitlines()[-1])
 
 
-BACKENDS = [
-    pytest.param(
-        name,
-        marks=pytest.mark.skipif(
-            importlib.util.find_spec(module) is None, reason=f"{module} is not installed"
-        ),
-    )
-    for name, module in (("jax", "jax"), ("torch", "torch"))
-]
-
-
 def _installed(module):
     return importlib.util.find_spec(module) is not None
+
+
+BACKENDS = [
+    pytest.param(
+        name, marks=pytest.mark.skipif(not _installed(name), reason=f"{name} is not installed")
+    )
+    for name in ("jax", "torch")
+]
 
 
 @pytest.fixture(scope="module")
@@ -221,17 +264,13 @@ def results():
 
     The subprocesses run while this process computes the TensorFlow side.
     """
-    shuffle = True  # the TF loop draws its batches from rule.epoch_orders too
-    wanted = [(b, shuffle) for b in ("jax", "torch") if _installed(b)]
-    if _installed("jax") and _installed("torch"):
-        wanted += [(b, True) for b in ("jax", "torch") if (b, True) not in wanted]
-    running = {w: start(*w) for w in wanted}
-    cache = {}
+    running = {b: start(b) for b in ("jax", "torch") if _installed(b)}
+    collected = {}
 
-    def get(backend, shuffle):
-        if (backend, shuffle) not in cache:
-            cache[backend, shuffle] = collect(running[backend, shuffle])
-        return cache[backend, shuffle]
+    def get(backend):
+        if backend not in collected:
+            collected[backend] = collect(running[backend])
+        return collected[backend]
 
     yield get
     for process in running.values():
@@ -243,8 +282,9 @@ def results():
 @pytest.fixture(scope="module")
 def tensorflow_results(results):
     """Every case on TensorFlow's loop (while the subprocesses run)."""
-    shuffle = True  # the TF loop draws its batches from rule.epoch_orders too
-    return {name: run_case(_training.train, name, shuffle) for name in CASES}
+    from skout._engine import tf_loop
+
+    return {name: run_case(tf_loop, name) for name in CASES}
 
 
 def predictions(spec, weights, X):
@@ -260,8 +300,8 @@ def predictions(spec, weights, X):
 
 
 def assert_same_network(name, ours, theirs):
-    spec = case(name, False)[0].network
-    X = case(name, False)[2][0]
+    spec = case(name)[0].network
+    X = case(name)[2][0]
     assert ours["n_iter"] == theirs["n_iter"], name
     assert ours["stopped"] == theirs["stopped"], name
     np.testing.assert_allclose(ours["loss_curve"], theirs["loss_curve"], rtol=1e-3, atol=1e-5)
@@ -278,22 +318,38 @@ def assert_same_network(name, ours, theirs):
 def test_backend_loop_trains_the_network_the_tensorflow_loop_trains(
     results, tensorflow_results, backend, name
 ):
-    shuffle = True  # the TF loop draws its batches from rule.epoch_orders too
-    assert_same_network(name, results(backend, shuffle)[name], tensorflow_results[name])
+    assert_same_network(name, results(backend)[name], tensorflow_results[name])
 
 
-def test_cases_exercise_what_they_claim():
-    """The stopping and schedule cases really stop, shrink the rate, keep the best."""
-    stopped = run_case(_training.train, "early_stopping", False)
+def test_cases_exercise_what_they_claim(tensorflow_results):
+    """The runs the parity test compares really stop early, shrink the rate, run in
+    chunks, drop units and leave rows out: each against the same case without it."""
+    import dataclasses
+
+    from skout._engine import tf_loop
+
+    stopped = tensorflow_results["early_stopping"]
     assert stopped["stopped"] and stopped["n_iter"] < 40
-    adaptive = run_case(_training.train, "sgd_adaptive", False)
+    adaptive = tensorflow_results["sgd_adaptive"]
     assert adaptive["learning_rate"] < 0.2 / 5 * 1.0001
-    chunked = run_case(_training.train, "chunks", False)
-    assert chunked["n_iter"] == 12
+    assert tensorflow_results["chunks"]["n_iter"] == 12
+    # Dropout and zero weights change the network trained (else their parity says nothing).
+    key, weights, data, validation, params, _ = case("dropout")
+    no_dropout = Schedule(**{**params, "dropout": 0.0}, shuffle=True)
+    plain = tf_loop.run_chunk(
+        dataclasses.replace(key, network=dataclasses.replace(key.network, dropout=0.0)),
+        weights, data, validation, no_dropout, Carry.fresh(params["learning_rate"]),
+    )  # fmt: skip
+    assert not np.allclose(plain.loss_curve, tensorflow_results["dropout"]["loss_curve"])
+    assert tensorflow_results["zero_weights"]["loss_curve"] != pytest.approx(
+        tensorflow_results["early_stopping"]["loss_curve"]
+    )
+    # The body's own losses are in its objective.
+    assert tensorflow_results["body_regularised"]["loss_curve"][0] > 0.5
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+@pytest.mark.skipif(not _installed("torch"), reason="torch is not installed")
+@pytest.mark.skipif(not _installed("jax"), reason="jax is not installed")
 def test_jax_and_torch_loops_draw_the_same_shuffled_batches(results):
     for name in CASES:
-        assert_same_network(name, results("jax", True)[name], results("torch", True)[name])
+        assert_same_network(name, results("jax")[name], results("torch")[name])

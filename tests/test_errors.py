@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-import skout._training
+import skout._engine
 from skout import AutoHeadClassifier, AutoHeadRegressor
 
 BOTH = pytest.mark.parametrize(
@@ -139,7 +139,7 @@ def test_impossible_loss_is_refused_before_training(
     def no_training(*args, **kwargs):
         raise AssertionError("training started before the loss was checked")
 
-    monkeypatch.setattr(skout._training, "train", no_training)
+    monkeypatch.setattr(skout._engine, "train", no_training)
     est = Est(**tiny, loss=loss)
     with pytest.raises(ValueError, match=f"loss='{loss}' cannot train") as info:
         est.fit(X, targets[target])

@@ -7,7 +7,6 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import tensorflow_only
 from sklearn.base import clone
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
@@ -15,7 +14,8 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skout import AutoHeadClassifier, AutoHeadRegressor, _training
+from skout import AutoHeadClassifier, AutoHeadRegressor
+from skout._engine import driver
 
 callback = pytest.importorskip("sklearn.callback")
 
@@ -102,12 +102,12 @@ def test_callbacks_survive_pickle_and_clone(iris):
     assert len(recorder.epochs) == 4
 
 
-@tensorflow_only
 def test_without_callbacks_training_stays_one_compiled_call(iris, monkeypatch):
     X, y = iris
     calls = []
-    original = _training.train
-    monkeypatch.setattr(_training, "train", lambda *a, **k: calls.append(1) or original(*a, **k))
+    loop = driver.loop_for(driver.backend_name())
+    original = loop.run_chunk
+    monkeypatch.setattr(loop, "run_chunk", lambda *a, **k: calls.append(1) or original(*a, **k))
     _net(max_iter=6).fit(X, y)
     assert len(calls) == 1
     _net(max_iter=6).set_callbacks(EpochRecorder()).fit(X, y)

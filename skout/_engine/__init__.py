@@ -1,25 +1,45 @@
 """The training engine: how a network is trained, whatever the estimator wants.
 
 The estimators decide *what* to train (the head, the encoded data, the
-validation split, the parameters); the engine decides *how*: which loop, which
-compiled program, the stopping rule, the schedules. Its interface is
+validation split, the parameters); the engine decides *how*. Its interface is
 :func:`train` with :class:`EngineOptions` and, for ``partial_fit``,
-:class:`Continuation`; :func:`set_training_cache_size` bounds the compiled
+:class:`Continuation`; :func:`forward` runs a fitted dense network in NumPy
+(the predict path); :func:`set_training_cache_size` bounds the compiled
 programs a process keeps.
 
-Layout: :mod:`.rule` (the training rule, written once), :mod:`.driver` (one
-fit: chunks of compiled epochs, callbacks, verdict), :mod:`.cache` (the
-bounded program cache), :mod:`.keras_callbacks` (Keras callbacks between
-compiled epochs); the compiled TensorFlow loop is :mod:`skout._training`.
+Layout, from the bottom up (no module here imports anything outside the
+engine but :mod:`skout._network`, :mod:`skout._framework`,
+:mod:`skout._devices` and :mod:`skout._compat`):
+
+- :mod:`.arrays`: the array namespace each backend (and NumPy) provides;
+- written once over it: :mod:`.objective` (each head's output, loss and
+  decoding; weighting, the L2 term, the validation score), :mod:`.network`
+  (the dense network, its dropout draw, its hand-written gradients),
+  :mod:`.optimizers` (Adam, SGD), :mod:`.rule` (stopping, schedules, the
+  batch order);
+- :mod:`.contract`: the types the driver and the loops exchange, and the
+  :class:`~.contract.ChunkLoop` interface;
+- :mod:`.nets`: the networks as functions of their weights (dense, or a
+  Keras body through ``stateless_call``);
+- one loop per backend, each a :class:`~.contract.ChunkLoop`:
+  :mod:`.tf_loop`, :mod:`.jax_loop`, :mod:`.torch_loop`;
+- :mod:`.cache` (the bounded program cache), :mod:`.observers` and
+  :mod:`.keras_callbacks` (who is told about each epoch), :mod:`.driver`
+  (one fit: chunks, observers, verdict).
 """
 
-from .cache import set_training_cache_size, training_cache_size
-from .driver import Continuation, EngineOptions, TrainOutcome, train
+from .cache import clear_cache, set_training_cache_size, training_cache_size
+from .driver import NON_FINITE, Continuation, EngineOptions, TrainOutcome, backend_name, train
+from .network import forward
 
 __all__ = [
+    "NON_FINITE",
     "Continuation",
     "EngineOptions",
     "TrainOutcome",
+    "backend_name",
+    "clear_cache",
+    "forward",
     "set_training_cache_size",
     "train",
     "training_cache_size",

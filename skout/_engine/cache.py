@@ -13,8 +13,9 @@ import threading
 from collections import OrderedDict
 
 #: Compiled programs kept per process, least recently used evicted first.
-#: Dense networks of one depth share a program whatever their widths; each
-#: user body architecture has its own. Change with
+#: On TensorFlow, dense networks of one depth share a program whatever their
+#: widths; on JAX and PyTorch a program is kept per network (XLA compiles per
+#: shape); each body architecture has its own. Change with
 #: :func:`set_training_cache_size`.
 DEFAULT_SIZE = 16
 
@@ -47,8 +48,8 @@ class ProgramCache:
             return found[0]
 
 
-def clear_all():
-    """Drop every cached program of every loop (frees their memory)."""
+def clear_cache():
+    """Drop every cached compiled program, of every backend's loop (frees them)."""
     with _lock:
         for cache in _caches:
             cache.entries.clear()
@@ -63,9 +64,10 @@ def set_training_cache_size(n):
     """Keep at most ``n`` compiled training programs per process.
 
     Each program costs its trace (a few hundred milliseconds) again when it is
-    needed after being evicted, and holds a few MiB while kept. Dense
-    networks of one depth, activation and output head share one program
-    whatever their widths; each body architecture (``body=``) has its own.
+    needed after being evicted, and holds a few MiB while kept. On
+    TensorFlow, dense networks of one depth, activation and output head share
+    one program whatever their widths (on JAX and PyTorch, each width has its
+    own); each body architecture (``body=``) has its own.
 
     Parameters
     ----------

@@ -1,9 +1,17 @@
-"""Run one fit: pick the loop, feed it the schedule, apply the stopping verdict."""
+"""Run one fit: pick the backend's loop, feed it chunks, apply the verdict.
+
+The driver owns what happens *between* compiled calls: how many epochs the
+next call runs (:class:`ChunkPlanner`, within the loop's own cap), the epoch
+observers (verbose output, scikit-learn callbacks, Keras callbacks: one list,
+told about each epoch in one place), Ctrl-C between calls, and the verdict at
+the end (divergence error, convergence warning, best weights). What happens
+*inside* a call is the loop's (:mod:`.contract`).
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -11,7 +19,10 @@ from sklearn.exceptions import ConvergenceWarning
 from .. import _devices
 from .._compat import warn_at_caller
 from . import rule
-from .keras_callbacks import KerasCallbacks
+from .contract import Carry, OptimizerSpec, Schedule, TrainerKey
+from .observers import observers_for
+
+__all__ = ["Continuation", "EngineOptions", "NON_FINITE", "TrainOutcome", "train"]
 
 # scikit-learn's MLP opens its divergence error with this sentence; keep it.
 NON_FINITE = (
@@ -45,6 +56,7 @@ class EngineOptions:
     epsilon: float
     callbacks: object
     device: object
+    dtype: str
 
     @classmethod
     def from_estimator(cls, estimator):
@@ -57,7 +69,7 @@ class Continuation:
     """What ``partial_fit`` carries from one call to the next."""
 
     stopping_state: object  # (best_loss, best_score, no_improvement_count)
-    optimizer_state: object  # list of ndarray, or None
+    optimizer_state: object  # [step, learning_rate, *slots], or None
     samples_seen: int  # t_
     epochs_done: int  # n_iter_
 
@@ -70,10 +82,33 @@ class TrainOutcome:
     loss_curve: list
     validation_scores: list | None
     validation_losses: list | None
-    state: object  # rule.StoppingState: (best_loss, best_score, no_improvement_count)
-    optimizer_state: object
+    state: rule.StoppingState
+    optimizer_state: list | None  # [step, learning_rate, *slots]
     n_iter: int
     n_samples: int
+
+
+def backend_name():
+    """The Keras backend in use ("tensorflow", "jax", "torch", ...)."""
+    from .._network import import_keras
+
+    return import_keras().backend.backend()
+
+
+def loop_for(backend):
+    """The loop module of a Keras backend (each implements :class:`~.contract.ChunkLoop`)."""
+    if backend == "tensorflow":
+        from . import tf_loop as loop
+    elif backend == "jax":
+        from . import jax_loop as loop
+    elif backend == "torch":
+        from . import torch_loop as loop
+    else:
+        raise ValueError(
+            f"skout trains on Keras's 'tensorflow', 'jax' and 'torch' backends; "
+            f"KERAS_BACKEND is {backend!r}. Set KERAS_BACKEND to one of them."
+        )
+    return loop
 
 
 def _batch_size(options, n_samples):
@@ -88,27 +123,22 @@ def _batch_size(options, n_samples):
     return min(options.batch_size, n_samples)
 
 
-def _device(options):
-    from .. import _training
-
+def _device(options, backend):
     if options.device is None:
         return None
-    if _training.backend_name() != "tensorflow":
+    if backend != "tensorflow":
         raise ValueError(
             f"device={options.device!r} places TensorFlow training; with Keras's "
-            f"{_training.backend_name()!r} backend leave device=None and let "
-            "that backend place it."
+            f"{backend!r} backend leave device=None and let that backend place it."
         )
     return _devices.training_device(options.device)
 
 
-def trainer_key(options, spec, validation):
+def trainer_key(options, spec, validation, backend):
     """The compiled program a fit needs (what its trace depends on)."""
-    from .. import _training
-
-    return _training.TrainerKey(
+    return TrainerKey(
         network=spec,
-        optimizer=_training.OptimizerSpec(
+        optimizer=OptimizerSpec(
             solver=options.solver,
             beta_1=float(options.beta_1),
             beta_2=float(options.beta_2),
@@ -119,14 +149,14 @@ def trainer_key(options, spec, validation):
         task=options.task,
         has_validation=validation is not None,
         early_stopping=bool(options.early_stopping) and validation is not None,
-        shuffle=bool(options.shuffle),
         # As in MLP, the schedule applies to solver="sgd" only.
         learning_rate=options.learning_rate if options.solver == "sgd" else "constant",
-        device=_device(options),
+        device=_device(options, backend),
+        dtype=options.dtype,
     )
 
 
-def train(options, spec, weights, data, validation, rng, *, score_fn, incremental=False,
+def train(options, spec, weights, data, validation, rng, *, incremental=False,
           continuation=None, hooks=None):  # fmt: skip
     """Train ``spec`` from ``weights``; return a :class:`TrainOutcome`.
 
@@ -136,14 +166,11 @@ def train(options, spec, weights, data, validation, rng, *, score_fn, incrementa
     spec : NetworkSpec or BodySpec
     weights : list of ndarray
         Initial weights in skout's order.
-    data : tuple (X, Y, W) of float32 arrays
+    data : tuple (X, Y, W) of arrays in ``options.dtype``
         Training inputs, encoded targets and sample weights.
-    validation : tuple (X, Y, W, y) or None
-        Validation data, with the original target ``y`` last.
+    validation : tuple (X, Y, W) or None
+        Validation data, encoded alike.
     rng : numpy.random.RandomState
-    score_fn : callable
-        ``score_fn(outputs, validation)``: the validation score of NumPy
-        network outputs (used by loops that score outside the graph).
     incremental : bool
         One epoch of ``partial_fit``.
     continuation : Continuation or None
@@ -151,25 +178,55 @@ def train(options, spec, weights, data, validation, rng, *, score_fn, incrementa
     hooks : EpochHooks or None
         scikit-learn callbacks to tell about each epoch.
     """
-    from .. import _training
-
-    key = trainer_key(options, spec, validation)
+    backend = backend_name()
+    loop = loop_for(backend)
+    key = trainer_key(options, spec, validation, backend)
     if options.solver == "lbfgs":
-        weights, curve, n_iter, converged = _training.train_lbfgs(
-            key, weights, data[:3], alpha=float(options.alpha), max_iter=options.max_iter,
-            max_fun=options.max_fun, tol=float(options.tol),
-        )  # fmt: skip
-        if not converged:
-            warn_at_caller(
-                f"lbfgs failed to converge after {n_iter} iterations "
-                f"(max_iter={options.max_iter}, max_fun={options.max_fun}).",
-                ConvergenceWarning,
-            )
-        state = rule.StoppingState(best_loss=float(min(curve, default=np.inf)))
-        return TrainOutcome(weights, curve, [], [], state, None, n_iter, len(data[0]))
-    return _train_epochs(
-        options, key, weights, data, validation, rng, score_fn, incremental, continuation, hooks
+        return _train_lbfgs(options, loop, key, weights, data)
+    return _train_epochs(options, loop, key, weights, data, validation, rng, incremental,
+                         continuation, hooks)  # fmt: skip
+
+
+def _train_lbfgs(options, loop, key, weights, data):
+    """Full-batch L-BFGS (scipy's L-BFGS-B) on the loop's objective and gradient.
+
+    As scikit-learn's MLP does with ``solver="lbfgs"``: ``max_iter``
+    iterations, ``max_fun`` objective evaluations, ``tol`` the gradient
+    tolerance.
+    """
+    from scipy.optimize import minimize
+
+    dtype = np.dtype(options.dtype)
+    shapes = [w.shape for w in weights]
+    splits = np.cumsum([int(np.prod(s)) for s in shapes])[:-1]
+
+    def unflatten(theta):
+        return [p.reshape(s).astype(dtype) for p, s in zip(np.split(theta, splits), shapes)]
+
+    curve, last = [], {}
+
+    def fun(theta):
+        loss, grads = loop.loss_and_gradient(key, unflatten(theta), data, float(options.alpha))
+        last["loss"] = loss
+        return loss, np.concatenate([np.ravel(g) for g in grads]).astype(np.float64)
+
+    result = minimize(
+        fun,
+        np.concatenate([np.ravel(w) for w in weights]).astype(np.float64),
+        jac=True,
+        method="L-BFGS-B",
+        callback=lambda theta: curve.append(last["loss"]),
+        options={"maxfun": options.max_fun, "maxiter": options.max_iter, "gtol": options.tol},
     )
+    n_iter = int(result.nit)
+    if not result.success:
+        warn_at_caller(
+            f"lbfgs failed to converge after {n_iter} iterations "
+            f"(max_iter={options.max_iter}, max_fun={options.max_fun}).",
+            ConvergenceWarning,
+        )
+    state = rule.StoppingState(best_loss=float(min(curve, default=np.inf)))
+    return TrainOutcome(unflatten(result.x), curve, [], [], state, None, n_iter, len(data[0]))
 
 
 class ChunkPlanner:
@@ -177,16 +234,16 @@ class ChunkPlanner:
 
     A call should last about :data:`CHUNK_SECONDS`, so that Ctrl-C (which
     Python sees when the call returns) stops a fit within about a second, and
-    its per-epoch buffers (the batch orders, the curves) stay small: at most
-    :data:`MAX_ORDER_ENTRIES` batch-order entries per call. The first call is
-    sized from a cost estimate, the next ones from the time per epoch
-    measured so far. A user's body (convolutions, recurrences) costs more per
-    weight than the estimate knows: its first call runs one epoch.
+    stay within the loop's own cap (``max_epochs_per_call``: what its batch
+    orders may hold). The first call is sized from a cost estimate, the next
+    ones from the time per epoch measured so far. A user's body
+    (convolutions, recurrences) costs more per weight than the estimate
+    knows: its first call runs one epoch.
     """
 
-    def __init__(self, n_samples, n_weights, batch_size, n_validation=0, estimate=True):
+    def __init__(self, n_samples, n_weights, batch_size, cap, n_validation=0, estimate=True):
         self.n_samples = max(int(n_samples), 1)
-        self.cap = max(1, MAX_ORDER_ENTRIES // self.n_samples)
+        self.cap = max(1, int(cap))
         batches = -(-self.n_samples // max(int(batch_size), 1))
         flops = 6.0 * self.n_samples * n_weights + 2.0 * n_validation * n_weights
         # A cautious guess; without an estimate, a huge one (one epoch first).
@@ -205,8 +262,6 @@ class ChunkPlanner:
 
 #: Target duration of one compiled call (seconds).
 CHUNK_SECONDS = 0.5
-#: The most batch-order entries (epochs x samples) one compiled call holds.
-MAX_ORDER_ENTRIES = 4_000_000
 
 
 def as_state(value):
@@ -215,44 +270,19 @@ def as_state(value):
     return rule.StoppingState(float(best_loss), float(best_score), int(count))
 
 
-def _loop_for(backend):
-    """The compiled chunk loop of a Keras backend; each calls the same rule.
-
-    Every loop takes ``(key, weights, data, validation, schedule, state,
-    optimizer_state, frozen)`` and returns a ``_training.TrainResult`` for
-    one chunk of epochs.
-    """
-    from .. import _training
-
-    if backend == "tensorflow":
-        return _training.train
-    if backend == "jax":
-        from .jax_loop import train
-    elif backend == "torch":
-        from .torch_loop import train
-    else:
-        raise ValueError(
-            f"skout trains on Keras's 'tensorflow', 'jax' and 'torch' backends; "
-            f"KERAS_BACKEND is {backend!r}. Set KERAS_BACKEND to one of them."
-        )
-
-    def chunk(key, weights, data, validation, schedule, state, optimizer_state, frozen=None):
-        return train(key, weights, data, validation, schedule, state, optimizer_state)
-
-    return chunk
-
-
-def _train_epochs(options, key, weights, data, validation, rng, score_fn, incremental,
+def _train_epochs(options, loop, key, weights, data, validation, rng, incremental,
                   continuation, hooks):  # fmt: skip
     """Mini-batch training, chunk after chunk of compiled epochs."""
-    from .. import _training
-
-    if continuation is not None:
-        state = as_state(continuation.stopping_state)
-        optimizer_state = continuation.optimizer_state
-        seen, first_epoch = continuation.samples_seen, continuation.epochs_done
+    if continuation is not None and continuation.optimizer_state is not None:
+        carry = Carry.from_optimizer_state(
+            as_state(continuation.stopping_state), continuation.optimizer_state
+        )
     else:
-        state, optimizer_state, seen, first_epoch = rule.StoppingState(), None, 0, 0
+        carry = Carry.fresh(options.learning_rate_init)
+        if continuation is not None:
+            carry.stopping = as_state(continuation.stopping_state)
+    seen = continuation.samples_seen if continuation is not None else 0
+    first_epoch = continuation.epochs_done if continuation is not None else 0
     seed = int(rng.randint(np.iinfo(np.int32).max))
     max_epochs = 1 if incremental else options.max_iter
     patience = np.iinfo(np.int32).max
@@ -260,89 +290,63 @@ def _train_epochs(options, key, weights, data, validation, rng, score_fn, increm
         patience = int(options.n_iter_no_change)
     n_samples = len(data[0])
     batch_size = _batch_size(options, n_samples)
-
-    def schedule(epochs, done):
-        return _training.Schedule(
-            learning_rate=float(options.learning_rate_init),
-            alpha=float(options.alpha),
-            batch_size=batch_size,
-            max_epochs=epochs,
-            tol=float(options.tol),
-            n_iter_no_change=patience,
-            seed=seed,
-            first_epoch=first_epoch + done,
-            power_t=float(options.power_t),
-            samples_seen=seen + done * n_samples,
-            dropout=float(getattr(key.network, "dropout", 0.0)),
-            # One full batch: the order of its rows changes only the rounding
-            # of its sum, so it is left unshuffled (a weight of 2 then trains
-            # exactly as a repeated row, as scikit-learn's checks expect).
-            shuffle=bool(options.shuffle) and batch_size < n_samples,
-        )
-
-    loop = _loop_for(_training.backend_name())
-    val_triple = None if validation is None else validation[:3]
-    keras_callbacks = None
-    if options.callbacks:
-        keras_callbacks = KerasCallbacks(
-            options.callbacks, key.network, weights, key.optimizer,
-            float(options.learning_rate_init), max_epochs, -(-n_samples // batch_size),
-        )  # fmt: skip
-    # Verbose fits and those with callbacks run one epoch per call, so each
-    # epoch is reported as it ends; quiet ones run chunks of about
-    # CHUNK_SECONDS.
-    per_epoch = bool(options.verbose) or hooks is not None or keras_callbacks is not None
+    base = Schedule(
+        learning_rate=float(options.learning_rate_init),
+        alpha=float(options.alpha),
+        batch_size=batch_size,
+        max_epochs=1,
+        tol=float(options.tol),
+        n_iter_no_change=patience,
+        seed=seed,
+        power_t=float(options.power_t),
+        dropout=float(getattr(key.network, "dropout", 0.0)),
+        # One full batch: the order of its rows changes only the rounding of
+        # its sum, so it is left unshuffled.
+        shuffle=bool(options.shuffle) and batch_size < n_samples,
+    )
+    observers = observers_for(options, key, weights, hooks, max_epochs,
+                              -(-n_samples // batch_size))  # fmt: skip
+    # Observed fits run one epoch per call, so each epoch is reported as it
+    # ends; the others run chunks of about CHUNK_SECONDS.
     planner = ChunkPlanner(
         n_samples, sum(w.size for w in weights), batch_size,
-        0 if validation is None else len(validation[0]), estimate=key.network.predicts_in_numpy,
+        loop.max_epochs_per_call(n_samples, batch_size),
+        0 if validation is None else len(validation[0]),
+        estimate=key.network.predicts_in_numpy,
     )  # fmt: skip
-    curve, scores, val_losses, best, frozen, logs = [], [], [], None, None, {}
-    started, done, stopped, diverged = time.perf_counter(), 0, False, False
-    if keras_callbacks is not None:
-        keras_callbacks.train_begin()
+    curve, scores, val_losses, best = [], [], [], None
+    curves = {"loss": curve, "score": scores, "val_loss": val_losses}  # grown in place
+    done, stopped, diverged = 0, False, False
+    observers.train_begin()
     while done < max_epochs and not stopped:
-        epochs = 1 if per_epoch else planner.next(max_epochs - done)
-        if hooks is not None:
-            hooks.begin_epoch(weights, curve)
-        if keras_callbacks is not None:
-            keras_callbacks.epoch_begin(first_epoch + done)
-        tick = time.perf_counter()
-        result = loop(
-            key, weights, data, val_triple, schedule(epochs, done), state, optimizer_state,
-            frozen,
+        epochs = 1 if observers else planner.next(max_epochs - done)
+        observers.epoch_begin(first_epoch + done, weights, curve)
+        schedule = replace(
+            base, max_epochs=epochs, first_epoch=first_epoch + done,
+            samples_seen=seen + done * n_samples,
         )  # fmt: skip
+        tick = time.perf_counter()
+        result = loop.run_chunk(key, weights, data, validation, schedule, carry)
         planner.record(result.n_iter, time.perf_counter() - tick)
-        weights, optimizer_state, state = result.weights, result.optimizer_state, result.state
-        frozen = getattr(result, "frozen", None)
+        weights, carry = result.weights, result.carry
         best = result.best_weights or best
         curve += result.loss_curve
         scores += result.validation_scores
         val_losses += result.validation_losses
         done += result.n_iter
         stopped, diverged = result.stopped, result.diverged
-        if hooks is not None and hooks.end_epoch(weights, curve):
-            stopped = True  # a callback asked to stop
-        if options.verbose:
-            _progress(started)(done, {"loss": curve, "score": scores, "val_loss": val_losses})
-        if keras_callbacks is not None and not diverged:
-            logs = {"loss": curve[-1]}
-            if validation is not None:
-                logs.update(val_loss=val_losses[-1], val_score=scores[-1])
-            weights, rate, asked = keras_callbacks.epoch_end(
-                first_epoch + done - 1, weights, float(optimizer_state[1]), logs
+        if observers:
+            weights, carry.learning_rate, asked = observers.epoch_end(
+                first_epoch + done - 1, weights, carry.learning_rate, curves, diverged
             )
-            optimizer_state = [optimizer_state[0], np.float32(rate), *optimizer_state[2:]]
             stopped = stopped or asked
-    if keras_callbacks is not None:
-        weights = keras_callbacks.train_end(weights, logs)
-    return _finish(options, key, weights, best, curve, scores, val_losses, state,
-                   optimizer_state, done, stopped, first_epoch, validation, n_samples,
-                   incremental, diverged)  # fmt: skip
+    weights = observers.train_end(weights, curves)
+    return _finish(options, key, weights, best, curve, scores, val_losses, carry, done, stopped,
+                   first_epoch, validation, n_samples, incremental, diverged)  # fmt: skip
 
 
-def _finish(options, key, weights, best, curve, scores, val_losses, state,
-            optimizer_state, done, stopped, first_epoch, validation, n_samples, incremental,
-            diverged):  # fmt: skip
+def _finish(options, key, weights, best, curve, scores, val_losses, carry, done, stopped,
+            first_epoch, validation, n_samples, incremental, diverged):  # fmt: skip
     """Apply the verdict: divergence error, convergence warning, best weights."""
     diverged = diverged or not all(np.isfinite(w).all() for w in weights)
     if diverged:
@@ -370,18 +374,5 @@ def _finish(options, key, weights, best, curve, scores, val_losses, state,
     return TrainOutcome(
         weights, curve, scores if validation is not None else None,
         val_losses if validation is not None else None,
-        rule.StoppingState(*state), optimizer_state, done, n_samples,
+        carry.stopping, carry.optimizer_state(), done, n_samples,
     )  # fmt: skip
-
-
-def _progress(started):
-    """A per-epoch reporter: epoch, loss, validation score and loss, time."""
-
-    def report(epoch, curves):
-        line = f"Iteration {epoch}, loss = {curves['loss'][-1]:.8f}"
-        if curves["score"]:
-            line += f", validation score = {curves['score'][-1]:.6f}"
-            line += f", validation loss = {curves['val_loss'][-1]:.6f}"
-        print(f"{line}, time = {time.perf_counter() - started:.2f}s")
-
-    return report

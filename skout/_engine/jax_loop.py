@@ -1,210 +1,289 @@
-"""The compiled training path on Keras's JAX backend.
+"""The JAX loop: many epochs inside one ``jax.jit``-compiled call.
 
-Many epochs run inside one ``jax.jit``-compiled call: a ``lax.while_loop``
-over epochs (it stops as soon as the stopping rule says so) around a
-``lax.fori_loop`` over mini-batches, each a ``value_and_grad`` of the Keras
-model's ``stateless_call`` followed by the optimizer's ``stateless_apply``.
-The rule (objective, stopping, learning-rate schedules) is
-:mod:`skout._engine.rule`'s, and the batch order is
-:func:`~skout._engine.rule.epoch_orders`', drawn in NumPy, so this loop trains
-the same network as the TensorFlow one.
+A ``lax.while_loop`` over epochs (it stops as soon as the stopping rule says
+so) around a ``lax.fori_loop`` over mini-batches, each a ``value_and_grad``
+of the shared objective (:mod:`.objective`) on the network's logits
+(:mod:`.nets`: the dense network, or a body's ``stateless_call``) followed
+by the shared optimizer step (:mod:`.optimizers`). The rule is
+:mod:`.rule`'s and the batch order :func:`~skout._engine.rule.epoch_orders`',
+so this loop trains the network the TensorFlow and PyTorch loops train.
 
 What may differ between fits -- data, learning rate, alpha, batch size, tol,
 patience, stopping state -- is a traced argument. Shapes are rounded up
-(:func:`~skout._engine.stateless.bucket`): the data rows, the validation rows
-and the batch (padded rows weigh zero), so that the folds of a
+(:func:`bucket`): the data rows, the validation rows and the batch (padded
+rows weigh zero and the objective leaves them out), so that the folds of a
 cross-validation and data sets of similar size reuse one compiled program.
-A call runs at most :data:`EPOCHS_PER_CALL` epochs; longer chunks are run as
-several calls (so that memory for batch orders stays bounded and Ctrl-C is
-seen between calls).
-
-Compiled programs are kept per :class:`~skout._training.TrainerKey` in a
-bounded cache shared with every compiled program
-(:func:`skout.set_training_cache_size`, least recently used evicted first).
+A program is kept per network (its widths included: XLA compiles per
+shape) in the bounded cache shared with every loop (:mod:`.cache`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import _training
-from . import rule
+from . import objective, optimizers, rule
+from .arrays import jax_ops
 from .cache import ProgramCache
-from .stateless import Template, bucket, pad_rows
+from .contract import Carry, ChunkResult
+from .nets import DenseNet, net_for
+
+__all__ = ["bucket", "loss_and_gradient", "max_epochs_per_call", "run_chunk"]
 
 #: Most epochs one compiled call runs (its batch orders are an argument).
 EPOCHS_PER_CALL = 32
 #: Most batch-order entries (epochs x rows) passed to one call.
 MAX_ORDER_ENTRIES = 2**22
 
+_STATE_DTYPES = ("float", "float", "int32")
 
-class _JaxTrainer:
-    """A template model and its compiled multi-epoch loop for one key."""
+
+def bucket(n, steps=8):
+    """``n`` rounded up to one of ``steps`` sizes per power of two.
+
+    Examples
+    --------
+    >>> [bucket(n) for n in (1, 7, 9, 178, 200, 1797)]
+    [1, 7, 9, 192, 208, 1920]
+    """
+    n = int(n)
+    if n <= 2 * steps:
+        return max(n, 1)
+    grain = 2 ** (int(np.floor(np.log2(n))) - int(np.log2(steps)))
+    return -(-n // grain) * grain
+
+
+def pad_rows(array, rows):
+    """``array`` with zero rows appended up to ``rows`` rows."""
+    if len(array) == rows:
+        return array
+    padded = np.zeros((rows, *array.shape[1:]), dtype=array.dtype)
+    padded[: len(array)] = array
+    return padded
+
+
+def _check_dtype(dtype):
+    import jax
+
+    if np.dtype(dtype) == np.float64 and not jax.config.jax_enable_x64:
+        raise ValueError(
+            "dtype='float64' on Keras's JAX backend needs JAX's 64-bit mode, which is "
+            "off by default: run jax.config.update('jax_enable_x64', True) before "
+            "fitting (or set JAX_ENABLE_X64=1), or use dtype='float32'."
+        )
+
+
+class _Program:
+    """A net and its compiled multi-epoch loop for one key."""
 
     def __init__(self, key):
         import jax
 
+        _check_dtype(key.dtype)
         self.key = key
-        self.template = Template(key, deferred=True)
+        self.net = net_for(key.network, deferred=True)
+        self.xp = jax_ops(key.dtype)
         self._run = jax.jit(self._build())
+        self._value_and_grad = None
+
+    def _objective(self, trainable, frozen, x, y, w, alpha, noise):
+        xp, net = self.xp, self.net
+        Z, frozen, extra = net.logits(xp, trainable, frozen, x, noise)
+        losses = objective.per_sample_loss(xp, net.outputs, y, Z)
+        squared = objective.penalty(xp, trainable, net.kernel_indices)
+        value, weight_sum = objective.batch_objective(xp, losses, w, squared, alpha)
+        return value + extra, (weight_sum, frozen)
 
     def _build(self):
         import jax
         import jax.numpy as jnp
 
-        key, template = self.key, self.template
-        optimizer = template.optimizer
-        xp = rule.namespace(jnp)
-        lr_at = template.learning_rate_position
+        key, net, xp = self.key, self.net, self.xp
+        f = xp.dtype
 
-        def step(carry, xb, yb, wb, alpha):
-            trainable, non_trainable, opt_vars, acc = carry
-            (objective, (weight_sum, non_trainable)), grads = jax.value_and_grad(
-                lambda t: template.objective(xp, t, non_trainable, xb, yb, wb, alpha),
-                has_aux=True,
+        def step(carry, xb, yb, wb, alpha, lr, noise):
+            trainable, frozen, slots, count, acc = carry
+            (value, (weight_sum, frozen)), grads = jax.value_and_grad(
+                lambda t: self._objective(t, frozen, xb, yb, wb, alpha, noise), has_aux=True
             )(trainable)
-            trainable, opt_vars = optimizer.stateless_apply(opt_vars, grads, trainable)
-            return trainable, non_trainable, opt_vars, acc + objective * weight_sum
+            trainable, slots = optimizers.step(xp, key.optimizer, trainable, grads, slots, count,
+                                               lr)  # fmt: skip
+            return trainable, frozen, slots, count + 1, acc + value * weight_sum
 
         def run(*args):
-            with template.scope():
+            with net.scope():
                 return run_epochs(*args)
 
-        def run_epochs(trainable, non_trainable, opt_vars, best, data, validation, orders, s):
+        def run_epochs(trainable, frozen, slots, count, lr, best, data, validation, orders, s):
             X, Y, W = data
             batch = orders.shape[1] - X.shape[0]  # the static (padded) batch size
             positions = jnp.arange(batch)
             n, batch_size = s["n"], s["batch_size"]
             n_batches = (n + batch_size - 1) // batch_size
-            w_total = jnp.maximum(jnp.sum(W), rule.EPS)
+            w_total = jnp.maximum(jnp.sum(W), objective.EPS)
 
             def epoch(carry):
-                e, _, _, trainable, non_trainable, opt_vars, best, state, once, curves = carry
+                e, _, _, trainable, frozen, slots, count, lr, best, state, once, curves = carry
                 order = orders[e]
+                first = s["first_epoch"] + e
 
                 def one_batch(b, c):
                     start = b * batch_size
                     idx = jax.lax.dynamic_slice(order, (start,), (batch,))
                     inside = (positions < batch_size) & (start + positions < n)
                     wb = jnp.where(inside, W[idx], 0.0)
-                    return step(c, X[idx], Y[idx], wb, s["alpha"])
+                    noise = {"rate": s["dropout"], "seed": s["seed"], "epoch": first,
+                             "batch": b}  # fmt: skip
+                    return step(c, X[idx], Y[idx], wb, s["alpha"], lr, noise)
 
-                trainable, non_trainable, opt_vars, acc = jax.lax.fori_loop(
+                trainable, frozen, slots, count, acc = jax.lax.fori_loop(
                     0, n_batches, one_batch,
-                    (trainable, non_trainable, opt_vars, jnp.float32(0.0)),
+                    (trainable, frozen, slots, count, jnp.zeros((), f)),
                 )  # fmt: skip
-                loss = rule.epoch_loss(acc, w_total)
-                score = val_loss = jnp.float32(jnp.nan)
+                loss = objective.epoch_loss(acc, w_total)
+                score = val_loss = jnp.asarray(jnp.nan, f)
                 if key.has_validation:
-                    score, val_loss = template.validation_metrics(
-                        trainable, non_trainable, *validation
+                    Xv, Yv, Wv = validation
+                    Zv, _, _ = net.logits(xp, trainable, frozen, Xv)
+                    score, val_loss = objective.validation_metrics(
+                        xp, key.task, net.outputs, Yv, Zv, Wv
                     )
                 verdict = rule.after_epoch(
-                    xp, state, loss=loss, score=score,
-                    learning_rate=opt_vars[lr_at], tol=s["tol"], patience=s["patience"],
-                    early_stopping=key.early_stopping, schedule=key.learning_rate,
-                    lr_init=s["lr_init"], power_t=s["power_t"],
-                    samples_seen=s["seen"] + ((e + 1) * n).astype(jnp.float32),
+                    xp, state, loss=loss, score=score, learning_rate=lr, tol=s["tol"],
+                    patience=s["patience"], early_stopping=key.early_stopping,
+                    schedule=key.learning_rate, lr_init=s["lr_init"], power_t=s["power_t"],
+                    samples_seen=s["seen"] + ((e + 1) * n).astype(f),
                 )  # fmt: skip
-                opt_vars = list(opt_vars)
-                opt_vars[lr_at] = jnp.asarray(verdict.learning_rate, opt_vars[lr_at].dtype)
                 if key.early_stopping:
-                    current = (trainable, non_trainable)
                     best = jax.tree.map(
-                        lambda c, b: jnp.where(verdict.improved, c, b), current, best
+                        lambda c, b: jnp.where(verdict.improved, c, b), (trainable, frozen), best
                     )
                     once = once | verdict.improved
                 state = rule.StoppingState(
-                    *(jnp.asarray(v, dt) for v, dt in zip(verdict.state, STATE_DTYPES))
-                )
+                    *(jnp.asarray(v, f if d == "float" else d)
+                      for v, d in zip(verdict.state, _STATE_DTYPES))
+                )  # fmt: skip
                 losses, scores, val_losses = curves
                 curves = (losses.at[e].set(loss), scores.at[e].set(score),
                           val_losses.at[e].set(val_loss))  # fmt: skip
-                return (e + 1, verdict.stop, verdict.diverged, trainable, non_trainable,
-                        opt_vars, best, state, once, curves)  # fmt: skip
+                rate = jnp.asarray(verdict.learning_rate, f)
+                return (e + 1, verdict.stop, verdict.diverged, trainable, frozen, slots, count,
+                        rate, best, state, once, curves)  # fmt: skip
 
             def going(carry):
                 e, stop = carry[0], carry[1]
                 return (e < s["n_epochs"]) & ~stop
 
             k = orders.shape[0]
-            curves = tuple(jnp.full((k,), jnp.nan, jnp.float32) for _ in range(3))
+            curves = tuple(jnp.full((k,), jnp.nan, f) for _ in range(3))
             state = rule.StoppingState(s["best_loss"], s["best_score"], s["count"])
             carry = (jnp.int32(0), jnp.bool_(False), jnp.bool_(False), list(trainable),
-                     list(non_trainable), list(opt_vars), best, state, jnp.bool_(False),
+                     list(frozen), list(slots), count, lr, best, state, jnp.bool_(False),
                      curves)  # fmt: skip
             return jax.lax.while_loop(going, epoch, carry)
 
         return run
 
-    def train(self, weights, data, validation, schedule, state, optimizer_state):
+    def run_chunk(self, weights, data, validation, schedule, carry):
         import jax.numpy as jnp
 
-        template = self.template
-        trainable, non_trainable = template.split(weights, schedule)
-        opt_vars = template.optimizer_values(optimizer_state, schedule.learning_rate)
-        best = (trainable, non_trainable) if self.key.early_stopping else ()
+        key, net = self.key, self.net
+        dtype = np.dtype(key.dtype)
+        trainable, frozen = net.split(weights, schedule.seed, schedule.first_epoch, carry.frozen)
+        trainable = [np.asarray(t, dtype) for t in trainable]
+        k = optimizers.slots_per_weight(key.optimizer)
+        slots = (
+            [np.zeros_like(t) for t in trainable for _ in range(k)]
+            if carry.slots is None
+            else [np.asarray(s, dtype) for s in carry.slots]
+        )
+        best = (trainable, frozen) if key.early_stopping else ()
         X, Y, W = data
         n = len(X)
         batch_size = int(min(schedule.batch_size, n))
-        batch = bucket(batch_size) if template.key.network.n_layers is not None else batch_size
+        # A dense network's batch is padded (padded rows weigh 0); a body's is
+        # not, since its layers (batch normalisation) would see the padding.
+        batch = bucket(batch_size) if isinstance(net, DenseNet) else batch_size
         rows = bucket(n)
         device_data = tuple(jnp.asarray(pad_rows(a, rows)) for a in (X, Y, W))
         device_val = ()
-        if validation is not None and self.key.has_validation:
+        if validation is not None and key.has_validation:
             val_rows = bucket(len(validation[0]))
-            device_val = tuple(jnp.asarray(pad_rows(a, val_rows)) for a in validation[:3])
-        epochs_per_call = int(max(1, min(EPOCHS_PER_CALL, MAX_ORDER_ENTRIES // (rows + batch))))
-        scalars = {
+            device_val = tuple(jnp.asarray(pad_rows(a, val_rows)) for a in validation)
+        per_call = max_epochs_per_call(rows, batch)
+        scalar = dtype.type
+        s = {
             "n": np.int32(n), "batch_size": np.int32(batch_size),
-            "alpha": np.float32(schedule.alpha), "tol": np.float32(schedule.tol),
+            "alpha": scalar(schedule.alpha), "tol": scalar(schedule.tol),
             "patience": np.int32(min(schedule.n_iter_no_change, np.iinfo(np.int32).max)),
-            "lr_init": np.float32(schedule.learning_rate),
-            "power_t": np.float32(schedule.power_t),
-            "best_loss": np.float32(state.best_loss), "best_score": np.float32(state.best_score),
-            "count": np.int32(state.no_improvement_count),
+            "lr_init": scalar(schedule.learning_rate), "power_t": scalar(schedule.power_t),
+            "dropout": scalar(schedule.dropout), "seed": np.int32(schedule.seed),
+            "best_loss": scalar(carry.stopping.best_loss),
+            "best_score": scalar(carry.stopping.best_score),
+            "count": np.int32(carry.stopping.no_improvement_count),
         }  # fmt: skip
         curves = ([], [], [])
         done, stop, diverged, improved_once = 0, False, False, False
-        values = (trainable, non_trainable, opt_vars, best)
+        count, lr = np.int32(carry.step), scalar(carry.learning_rate)
+        values = (trainable, frozen, slots)
         while done < schedule.max_epochs and not stop:
-            k = min(epochs_per_call, schedule.max_epochs - done)
-            orders = np.zeros((epochs_per_call, rows + batch), np.int32)
-            orders[:k, :n] = rule.epoch_orders(
-                schedule.seed, schedule.first_epoch + done, k, n, schedule.shuffle
+            epochs = min(per_call, schedule.max_epochs - done)
+            orders = np.zeros((per_call, rows + batch), np.int32)
+            orders[:epochs, :n] = rule.epoch_orders(
+                schedule.seed, schedule.first_epoch + done, epochs, n, schedule.shuffle
             )
-            scalars["n_epochs"] = np.int32(k)
-            scalars["seen"] = np.float32(schedule.samples_seen + done * n)
-            out = self._run(*values, device_data, device_val, orders, scalars)
-            ran, stop, diverged, *values, st, once, chunk_curves = out
+            s["n_epochs"] = np.int32(epochs)
+            s["first_epoch"] = np.int32(schedule.first_epoch + done)
+            s["seen"] = scalar(schedule.samples_seen + done * n)
+            out = self._run(*values, count, lr, best, device_data, device_val, orders, s)
+            ran, stop, diverged, *values, count, lr, best, state, once, chunk_curves = out
+            values = tuple(values)
             ran = int(ran)
             stop, diverged = bool(stop), bool(diverged)
             improved_once = improved_once or bool(once)
-            scalars["best_loss"], scalars["best_score"], scalars["count"] = st
-            for curve, values_run in zip(curves, chunk_curves):
-                curve += np.asarray(values_run[:ran], dtype=float).tolist()
+            s["best_loss"], s["best_score"], s["count"] = state
+            for curve, run_values in zip(curves, chunk_curves):
+                curve += np.asarray(run_values[:ran], dtype=float).tolist()
             done += ran
-        trainable, non_trainable, opt_vars, best = values
-        has_val = self.key.has_validation
-        return _training.TrainResult(
-            weights=_numpy(template.join(trainable, non_trainable)),
-            best_weights=_numpy(template.join(*best)) if improved_once else None,
-            optimizer_state=_numpy(opt_vars),
+        trainable, frozen, slots = values
+        has_val = key.has_validation
+        frozen = _numpy(frozen)
+        return ChunkResult(
+            weights=_numpy(net.join(trainable, frozen)),
+            best_weights=_numpy(net.join(*best)) if improved_once else None,
+            carry=Carry(
+                stopping=rule.StoppingState(
+                    float(s["best_loss"]), float(s["best_score"]), int(s["count"])
+                ),
+                step=int(count),
+                learning_rate=float(lr),
+                slots=_numpy(slots),
+                frozen=frozen,
+            ),
             loss_curve=curves[0],
             validation_scores=curves[1] if has_val else [],
             validation_losses=curves[2] if has_val else [],
             n_iter=done,
             stopped=stop,
             diverged=diverged,
-            state=rule.StoppingState(
-                float(scalars["best_loss"]),
-                float(scalars["best_score"]),
-                int(scalars["count"]),
-            ),  # fmt: skip
         )
 
+    def loss_and_gradient(self, weights, data, alpha):
+        import jax
 
-STATE_DTYPES = ("float32", "float32", "int32")
+        net = self.net
+        if self._value_and_grad is None:
+
+            def value_and_grad(trainable, frozen, X, Y, W, alpha):
+                with net.scope():
+                    return jax.value_and_grad(
+                        lambda t: self._objective(t, frozen, X, Y, W, alpha, None)[0]
+                    )(trainable)
+
+            self._value_and_grad = jax.jit(value_and_grad)
+        trainable, frozen = net.split(weights, 0, 0)
+        X, Y, W = data
+        value, grads = self._value_and_grad(trainable, frozen, X, Y, W, X.dtype.type(alpha))
+        return float(value), net.join(_numpy(grads), [np.zeros_like(v) for v in frozen])
 
 
 def _numpy(values):
@@ -212,15 +291,19 @@ def _numpy(values):
 
 
 # Bounded with every other compiled program (skout.set_training_cache_size).
-_trainers = ProgramCache(_JaxTrainer)
+_programs = ProgramCache(_Program)
 
 
-def train(key, weights, data, validation, schedule, state=None, optimizer_state=None):
-    """Train one chunk on Keras's JAX backend.
+def max_epochs_per_call(n_rows, batch_size):
+    """Epochs one compiled call runs: at most 32, its batch orders within bounds."""
+    return int(max(1, min(EPOCHS_PER_CALL, MAX_ORDER_ENTRIES // (int(n_rows) + int(batch_size)))))
 
-    The contract (parameters, returned ``TrainResult``) is that of
-    :func:`skout._training.train`, which the driver calls for TensorFlow.
-    """
-    return _trainers.get(key).train(
-        weights, data, validation, schedule, state or rule.StoppingState(), optimizer_state
-    )
+
+def run_chunk(key, weights, data, validation, schedule, carry):
+    """Train one chunk of epochs; see :class:`~skout._engine.contract.ChunkLoop`."""
+    return _programs.get(key).run_chunk(weights, data, validation, schedule, carry)
+
+
+def loss_and_gradient(key, weights, data, alpha):
+    """The full-batch objective and its gradient, for L-BFGS."""
+    return _programs.get(key).loss_and_gradient(weights, data, alpha)

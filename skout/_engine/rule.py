@@ -1,20 +1,13 @@
-"""The training rule, written once: loss weighting, L2 term, stopping, schedules.
+"""The training rule, written once: stopping, schedules and the batch order.
 
 Every training loop calls these functions; none restates them. They are
-written over an array namespace ``xp`` so that the same code runs as NumPy
-between epochs of a Python loop and as graph operations inside a compiled
-loop (TensorFlow, JAX): ``xp`` needs ``where``, ``minimum``, ``logical_and``,
-``logical_or``, ``logical_not``, ``isfinite``, ``power``, ``sum`` and
-``maximum``. :data:`NUMPY` is the NumPy namespace; compiled loops pass their
-own (see :func:`namespace`).
+written over an array namespace ``xp`` (:mod:`.arrays`) so that the same code
+runs as NumPy between epochs of a Python loop and as graph operations inside
+a compiled loop (TensorFlow, JAX). What is minimised each batch -- the
+weighted loss and the L2 term -- is the objective's (:mod:`.objective`).
 
 The conventions are scikit-learn's ``MLPClassifier``/``MLPRegressor``:
 
-- the loss of a mini-batch is ``(sum_i w_i * loss_i + 0.5 * alpha * ||W||^2)
-  / sum_i w_i`` (:func:`batch_objective`), with ``w`` the sample weights
-  (times the class weights); with unit weights this is MLP's
-  ``mean(loss) + 0.5 * alpha * ||W||^2 / batch_size``;
-- the epoch loss is the weighted mean of the batch losses (:func:`epoch_loss`);
 - the batches of an epoch are consecutive slices of :func:`epoch_orders`,
   drawn in NumPy from ``random_state`` so that every loop and backend sees
   the same batches in the same order;
@@ -26,12 +19,10 @@ The conventions are scikit-learn's ``MLPClassifier``/``MLPRegressor``:
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import NamedTuple
 
 import numpy as np
 
-EPS = 1e-12
 #: The smallest learning rate "adaptive" divides down to, as in MLP.
 MIN_ADAPTIVE_LR = 1e-6
 
@@ -52,30 +43,6 @@ class Verdict(NamedTuple):
     stop: object  # bool: stop training now
     improved: object  # bool: the validation score is a new best (early stopping)
     diverged: object  # bool: the epoch loss is not finite
-
-
-NUMPY = SimpleNamespace(
-    where=np.where,
-    minimum=np.minimum,
-    maximum=np.maximum,
-    logical_and=np.logical_and,
-    logical_or=np.logical_or,
-    logical_not=np.logical_not,
-    isfinite=np.isfinite,
-    power=np.power,
-    sum=np.sum,
-)
-
-
-def namespace(module, **renamed):
-    """The rule's namespace from an array module (``keras.ops``, ``jax.numpy``, ...).
-
-    ``renamed`` gives the functions a module names otherwise (TensorFlow's
-    ``reduce_sum`` for ``sum``, ...).
-    """
-    return SimpleNamespace(
-        **{name: renamed.get(name) or getattr(module, name) for name in vars(NUMPY)}
-    )
 
 
 def epoch_orders(seed, first_epoch, n_epochs, n_samples, shuffle=True):
@@ -102,31 +69,6 @@ def epoch_orders(seed, first_epoch, n_epochs, n_samples, shuffle=True):
             for e in range(n_epochs)
         ]
     ).reshape(n_epochs, n_samples)
-
-
-def batch_objective(xp, per_sample_loss, weights, penalty, alpha):
-    """Mini-batch objective and the batch's total weight.
-
-    Parameters
-    ----------
-    per_sample_loss, weights : arrays of shape (batch,)
-    penalty : scalar
-        Sum of squared kernel entries, ``||W||^2``.
-    alpha : scalar
-        The L2 strength.
-
-    Returns
-    -------
-    objective, weight_sum : scalars
-    """
-    weight_sum = xp.maximum(xp.sum(weights), EPS)
-    objective = (xp.sum(per_sample_loss * weights) + 0.5 * alpha * penalty) / weight_sum
-    return objective, weight_sum
-
-
-def epoch_loss(objective_times_weight_sum, total_weight):
-    """The epoch loss: batch objectives averaged by batch weight."""
-    return objective_times_weight_sum / total_weight
 
 
 def after_epoch(xp, state, *, loss, score, learning_rate, tol, patience, early_stopping,
@@ -158,8 +100,11 @@ def after_epoch(xp, state, *, loss, score, learning_rate, tol, patience, early_s
 
     Examples
     --------
-    >>> from skout._engine.rule import NUMPY, StoppingState, after_epoch
-    >>> v = after_epoch(NUMPY, StoppingState(best_loss=1.0, no_improvement_count=2),
+    >>> import numpy as np
+    >>> from skout._engine.arrays import numpy_ops
+    >>> from skout._engine.rule import StoppingState, after_epoch
+    >>> state = StoppingState(best_loss=1.0, no_improvement_count=2)
+    >>> v = after_epoch(numpy_ops(np.float32), state,
     ...                 loss=0.99995, score=None, learning_rate=0.1, tol=1e-4,
     ...                 patience=2, early_stopping=False)
     >>> bool(v.stop), int(v.state.no_improvement_count)

@@ -9,8 +9,9 @@ import pytest
 from conftest import tensorflow_only
 from sklearn.datasets import make_classification
 
-from skout import AutoHeadClassifier, AutoHeadRegressor, _network, _training
-from skout._engine.cache import set_training_cache_size
+from skout import AutoHeadClassifier, AutoHeadRegressor, _network
+from skout._engine import tf_loop
+from skout._engine.cache import clear_cache, set_training_cache_size
 
 pytestmark = tensorflow_only
 
@@ -64,13 +65,13 @@ def test_compiled_training_matches_keras_fit(binary_data, solver, batch_size):
 
 def test_one_trace_serves_every_fit_of_an_architecture(binary_data):
     X, y = binary_data
-    _training.clear_cache()
+    clear_cache()
     params = dict(hidden_layer_sizes=(7,), max_iter=3, random_state=0)
     AutoHeadClassifier(**params).fit(X, y)
     # Other data sizes, learning rates, batch sizes, alphas: no new trace.
     AutoHeadClassifier(**params, learning_rate_init=0.01).fit(X[:50], y[:50])
     AutoHeadClassifier(**params, batch_size=16, alpha=0.1).fit(X[:90], y[:90])
-    assert _training.tracing_count() == [1]
+    assert tf_loop.tracing_count() == [1]
 
 
 def test_program_cache_stays_bounded(binary_data):
@@ -79,8 +80,8 @@ def test_program_cache_stays_bounded(binary_data):
     try:
         for depth in (1, 2, 3):  # three programs (widths alone would share one)
             AutoHeadClassifier(hidden_layer_sizes=(3,) * depth, max_iter=1).fit(X, y)
-        assert len(_training._idle) == 2
-        assert [key.network.depth for key in _training._idle] == [2, 3]
+        assert len(tf_loop.programs) == 2
+        assert [key.network.depth for key in tf_loop.programs] == [2, 3]
     finally:
         set_training_cache_size(previous)
 

@@ -1,0 +1,188 @@
+"""The built-in dense network as a function of its weights, written once.
+
+:func:`dense_logits` is the forward pass of skout's dense network
+(``hidden_layer_sizes``, ``activation``, ``dropout``) over an array namespace
+``xp`` (:mod:`.arrays`): every backend loop trains it and the NumPy predict
+path (:func:`forward`) runs it, in float64. Weights are skout's list
+``[kernel, bias, ...]``: the hidden layers, then one (kernel, bias) pair per
+output head.
+
+Dropout masks come from :func:`keep_mask`, a counter-based hash of (seed,
+epoch, batch, layer, row, unit) computed in 32-bit integer arithmetic that
+every namespace does bit for bit alike: the same ``random_state`` drops the
+same units on TensorFlow, JAX, PyTorch and NumPy, and a mask needs no memory
+beyond the batch's.
+
+Examples
+--------
+>>> import numpy as np
+>>> from skout._engine.arrays import numpy_ops
+>>> from skout._engine.network import keep_mask
+>>> mask = keep_mask(numpy_ops(np.float32), 4, 5, seed=0, epoch=0, batch=0, layer=0,
+...                  rate=0.5)
+>>> mask.shape, mask.dtype
+((4, 5), dtype('bool'))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import objective
+from .arrays import numpy_ops
+from .objective import output_values
+
+__all__ = ["dense_logits", "dense_objective_and_gradients", "forward", "keep_mask"]
+
+_HIDDEN = {
+    "linear": lambda xp, z: z,
+    "relu": lambda xp, z: xp.relu(z),
+    "tanh": lambda xp, z: xp.tanh(z),
+    "sigmoid": lambda xp, z: xp.sigmoid(z),
+}
+# Each activation's derivative, from its output a = act(z).
+_HIDDEN_SLOPE = {
+    "linear": lambda xp, a: 1.0,
+    "relu": lambda xp, a: xp.as_float(xp.greater(a, 0.0)),
+    "tanh": lambda xp, a: 1.0 - xp.square(a),
+    "sigmoid": lambda xp, a: a * (1.0 - a),
+}
+
+# lowbias32's constants (Chris Wellons' integer hash), as int32 bit patterns.
+_M1 = 0x7FEB352D
+_M2 = 0x846CA68B
+
+
+def _mix(xp, x):
+    """A 32-bit integer hash: every input bit moves about half the output bits."""
+    x = xp.xor(x, xp.shr(x, 16))
+    x = xp.imul(x, xp.i32(_M1))
+    x = xp.xor(x, xp.shr(x, 15))
+    x = xp.imul(x, xp.i32(_M2))
+    return xp.xor(x, xp.shr(x, 16))
+
+
+def keep_mask(xp, rows, width, *, seed, epoch, batch, layer, rate):
+    """Which units of a (rows, width) hidden layer dropout keeps: a bool array.
+
+    Each unit is kept with probability ``1 - rate``, from a uniform number
+    hashed from (seed, epoch, batch, layer, row, unit): the same numbers on
+    every backend. ``seed``, ``epoch``, ``batch`` and ``layer`` may be Python
+    ints or int32 scalars of the namespace (traced values in a compiled loop).
+    """
+    key = _mix(xp, xp.xor(xp.as_int(seed), xp.i32(0x5C0B1E)))
+    for part in (epoch, batch, layer):
+        key = _mix(xp, xp.xor(key, xp.as_int(part)))
+    counter = xp.arange(rows)[:, None] * xp.as_int(width) + xp.arange(width)[None, :]
+    bits = _mix(xp, xp.xor(counter, key))
+    # The top 24 bits as a float in [0, 1): exact in float32 and float64.
+    uniform = xp.as_float(xp.shr(bits, 8)) * (1.0 / (1 << 24))
+    return xp.logical_not(uniform < rate)
+
+
+def dense_logits(xp, depth, activation, params, x, dropout=None):
+    """The logits of each output head: a list of (n, units) arrays.
+
+    Parameters
+    ----------
+    xp : namespace
+    depth : int
+        Number of hidden layers.
+    activation : str
+        Keras name of the hidden activation ("relu", "tanh", "sigmoid",
+        "linear").
+    params : list of arrays
+        Skout's weight list.
+    x : array of shape (n, n_features)
+    dropout : dict or None
+        While training with dropout: ``rate``, ``seed``, ``epoch``,
+        ``batch`` (as :func:`keep_mask` takes them); None for none.
+    """
+    return _forward(xp, depth, activation, params, x, dropout)[0]
+
+
+def _forward(xp, depth, activation, params, x, dropout):
+    """(logits, the input of each layer, each hidden layer's activation and mask)."""
+    act = _HIDDEN[activation]
+    h, inputs, hidden = x, [], []
+    for i in range(depth):
+        inputs.append(h)
+        a = act(xp, xp.affine(h, params[2 * i], params[2 * i + 1]))
+        mask = None
+        if dropout is not None:
+            mask = keep_mask(
+                xp, xp.dim(a, 0), xp.dim(a, 1), seed=dropout["seed"], epoch=dropout["epoch"],
+                batch=dropout["batch"], layer=i, rate=dropout["rate"],
+            )  # fmt: skip
+            h = xp.where(mask, a / (1.0 - dropout["rate"]), 0.0)
+        else:
+            h = a
+        hidden.append((a, mask))
+    inputs.append(h)
+    n_outputs = (len(params) - 2 * depth) // 2
+    logits = [
+        xp.affine(h, params[2 * (depth + j)], params[2 * (depth + j) + 1])
+        for j in range(n_outputs)
+    ]
+    return logits, inputs, hidden
+
+
+def dense_objective_and_gradients(xp, depth, activation, outputs, params, x, y, w, alpha,
+                                  dropout=None):  # fmt: skip
+    """The batch objective of the dense network and its gradients, by hand.
+
+    Backpropagation written out (as scikit-learn's MLP does it), from the
+    heads' hand-written logit gradients (:attr:`~skout._engine.objective.Loss.gradient`):
+    a faster path for loops that do not compile (PyTorch), where automatic
+    differentiation costs more than the arithmetic. It computes the gradient
+    of :func:`~skout._engine.objective.batch_objective` of :func:`dense_logits`,
+    which ``tests/test_engine_network.py`` holds it to on every backend.
+
+    Returns
+    -------
+    objective, weight_sum : scalars
+    gradients : list of arrays, in skout's weight order
+    """
+    logits, inputs, hidden = _forward(xp, depth, activation, params, x, dropout)
+    kernels = list(range(0, len(params), 2))
+    losses = objective.per_sample_loss(xp, outputs, y, logits)
+    squared = objective.penalty(xp, params, kernels)
+    value, weight_sum = objective.batch_objective(xp, losses, w, squared, alpha)
+    scale = xp.where(w > 0, w, 0.0) / weight_sum
+    d_logits = objective.logit_gradients(xp, outputs, y, logits, scale)
+    decay = alpha / weight_sum
+    h = inputs[-1]
+    grads = [None] * len(params)
+    d_h = None
+    for j, d_z in enumerate(d_logits):
+        k = 2 * (depth + j)
+        grads[k] = xp.matmul(xp.t(h), d_z) + decay * params[k]
+        grads[k + 1] = xp.sum(d_z, axis=0)
+        back = xp.matmul(d_z, xp.t(params[k]))
+        d_h = back if d_h is None else d_h + back
+    slope = _HIDDEN_SLOPE[activation]
+    for i in reversed(range(depth)):
+        a, mask = hidden[i]
+        if mask is not None:
+            d_h = xp.where(mask, d_h / (1.0 - dropout["rate"]), 0.0)
+        d_z = d_h * slope(xp, a)
+        grads[2 * i] = xp.matmul(xp.t(inputs[i]), d_z) + decay * params[2 * i]
+        grads[2 * i + 1] = xp.sum(d_z, axis=0)
+        if i:
+            d_h = xp.matmul(d_z, xp.t(params[2 * i]))
+    return value, weight_sum, grads
+
+
+def forward(spec, weights, X):
+    """Run a fitted dense network in NumPy (float64): one array per output head.
+
+    This is the predict path: the forward pass and each head's output function
+    are the ones the loops train (:func:`dense_logits`,
+    :func:`~skout._engine.objective.output_values`).
+    """
+    xp = numpy_ops(np.float64)
+    logits = dense_logits(
+        xp, len(spec.hidden_layer_sizes), spec.activation, weights,
+        np.asarray(X, dtype=np.float64),
+    )  # fmt: skip
+    return [output_values(xp, out.activation, z) for out, z in zip(spec.outputs, logits)]
