@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 
 import onnx
 from onnx import compose, helper, numpy_helper, version_converter
@@ -85,7 +86,10 @@ def _export(model, opset):
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "body.onnx")
         try:
-            model.export(path, format="onnx", verbose=False, opset_version=written)
+            with warnings.catch_warnings():
+                # Keras's own patch of tf2onnx for NumPy 2 probes np.object.
+                warnings.filterwarnings("ignore", "In the future `np.object`", FutureWarning)
+                model.export(path, format="onnx", verbose=False, opset_version=written)
         except ImportError as exc:
             raise ImportError(
                 f"Exporting a custom body on Keras's {backend!r} backend goes through "

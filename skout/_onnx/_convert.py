@@ -42,6 +42,9 @@ from ._fitted import fitted_view
 
 CLASSIFIER_ALIAS = "SkoutAutoHeadClassifier"
 REGRESSOR_ALIAS = "SkoutAutoHeadRegressor"
+#: The lowest main-domain opset written (SequenceConstruct, for multioutput
+#: probabilities, came in opset 11); tested from there to skl2onnx's latest.
+MIN_OPSET = 11
 #: The options ``to_onnx(..., options=...)`` accepts for a skout classifier.
 CLASSIFIER_OPTIONS = {"zipmap": [True, False, "columns"], "nocl": [False, True]}
 
@@ -200,8 +203,17 @@ def regressor_shapes(operator):
 
 
 # -- converters -------------------------------------------------------------------
+def _check_opset(container):
+    if container.target_opset < MIN_OPSET:
+        raise RuntimeError(
+            f"skout's estimators export to ONNX opset {MIN_OPSET} or higher; "
+            f"target_opset is {container.target_opset}."
+        )
+
+
 def _network(g, view, operator):
     """The heads' outputs (after their output functions), from the input."""
+    _check_opset(g.container)
     x = operator.inputs[0].full_name
     if not isinstance(operator.inputs[0].type, _TENSOR_TYPES[g.dtype]):
         x = g.cast(x, g.proto)

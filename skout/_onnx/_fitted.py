@@ -86,7 +86,11 @@ def fitted_view(estimator):
 
     def body():
         keras = _keras()
-        return keras.Model(model.inputs, model.get_layer("output_0").input, name="skout_body")
+        features = keras.Model(model.input, model.get_layer("output_0").input, name="skout_body")
+        # Keras exports only a model that has been called (it reads the
+        # input signature from that call).
+        features(np.zeros((1, *spec.input_shape), dtype=np.float32))
+        return features
 
     return FittedView(head, state.encoder, (), tuple(outputs), body, tuple(spec.input_shape))
 
