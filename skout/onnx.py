@@ -76,6 +76,7 @@ __all__ = ["ACTIVATIONS", "DECODERS", "MIN_OPSET", "register", "to_onnx"]
 # MIN_OPSET: the lowest main-domain ONNX opset the converters write (11); the
 # highest is skl2onnx's own, skl2onnx.get_latest_tested_opset_version().
 
+
 def register():
     """Register skout's converters with skl2onnx (done on import).
 

@@ -46,7 +46,7 @@ ROWS = [
     ("one-hot-bool", "one-hot-bool-dummies", {}),
     ("multilabel", "multilabel", {}),
     ("multiclass-multioutput", "multiclass-multioutput", {}),
-    ("multiclass-multioutput-str-softmax", "multiclass-multioutput-str", {"binary_head": "softmax"}),
+    ("multioutput-str-softmax", "multiclass-multioutput-str", {"binary_head": "softmax"}),
     ("continuous", "continuous", {}),
     ("continuous-raw", "continuous", {"standardize_target": False}),
     ("continuous-multioutput", "continuous-multioutput", {}),
@@ -187,7 +187,9 @@ def test_nocl_gives_class_indices(target, X, targets):
 
 
 @pytest.mark.parametrize("opset", [skout.onnx.MIN_OPSET, 13, 17])
-@pytest.mark.parametrize("target", ["multiclass-multioutput-str", "one-hot-bool-dummies", "continuous"])
+@pytest.mark.parametrize(
+    "target", ["multiclass-multioutput-str", "one-hot-bool-dummies", "continuous"]
+)
 def test_older_opsets(opset, target, X, targets):
     model = _estimator(target, {}).fit(X, targets[target])
     X32 = X.astype(np.float32)

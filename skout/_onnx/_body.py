@@ -49,7 +49,8 @@ def splice_body(g, body, x):
     graph = model.graph
     for tensor in graph.initializer:
         array = numpy_helper.to_array(tensor)
-        g.container.add_initializer(tensor.name, tensor.data_type, list(array.shape), array.ravel())
+        shape = list(array.shape)
+        g.container.add_initializer(tensor.name, tensor.data_type, shape, array.ravel())
     constants = {t.name for t in graph.initializer}
     (entry,) = [i.name for i in graph.input if i.name not in constants]
     g.identity(x, output=entry)

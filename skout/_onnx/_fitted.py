@@ -68,12 +68,10 @@ def fitted_view(estimator):
         # The dense body: weights in skout's order, hidden layers then heads.
         weights = [np.asarray(w) for w in state.current_weights()]
         n_hidden = len(spec.hidden_layer_sizes)
-        layers = [
-            DenseLayer(weights[2 * i], weights[2 * i + 1], spec.activation)
-            for i in range(n_hidden)
-        ]
+        kernels, biases = weights[0::2], weights[1::2]
+        layers = [DenseLayer(kernels[i], biases[i], spec.activation) for i in range(n_hidden)]
         outputs = [
-            DenseLayer(weights[2 * (n_hidden + j)], weights[2 * (n_hidden + j) + 1], out.activation)
+            DenseLayer(kernels[n_hidden + j], biases[n_hidden + j], out.activation)
             for j, out in enumerate(head.outputs)
         ]
         return FittedView(head, state.encoder, tuple(layers), tuple(outputs), None,

@@ -164,11 +164,11 @@ def _argmax(g, p):
     return g.node("ArgMax", [p], "argmax", axis=1, keepdims=1)
 
 
-def _lookup(g, index, classes):
-    """Labels ``classes[index]``, shape (n, 1), as skl2onnx's classifiers do it."""
+def _lookup(g, index, classes, shape):
+    """Labels ``classes[index]`` in ``shape``, as skl2onnx's classifiers find them."""
     table = g.constant(classes, "classes", dtype=classes.dtype)
     labels = g.node("ArrayFeatureExtractor", [table, index], "labels", domain=ML_DOMAIN)
-    return g.reshape(labels, [-1, 1])
+    return g.reshape(labels, shape)
 
 
 def _binary_column(g, p):
@@ -188,8 +188,7 @@ _COLUMN_DECODERS = {"binary threshold": _binary_column, "argmax": _argmax_column
 def _decode_labels(g, outputs, head, target):
     """binary, multiclass: ``classes_[index]``, shape (n,)."""
     index, proba = _COLUMN_DECODERS[head.decoding](g, outputs[0])
-    labels = _lookup(g, index, target.classes[0])
-    return Decoded(g.reshape(labels, [-1]), (proba,))
+    return Decoded(_lookup(g, index, target.classes[0], [-1]), (proba,))
 
 
 def _decode_one_hot(g, outputs, head, target):
@@ -212,7 +211,7 @@ def _decode_per_output(g, outputs, head, target):
     columns, probabilities = [], []
     for p, out, classes in zip(outputs, head.outputs, target.classes):
         index, proba = _COLUMN_DECODERS[output_decoding(head.target_type, out)](g, p)
-        columns.append(_lookup(g, index, classes))
+        columns.append(_lookup(g, index, classes, [-1, 1]))
         probabilities.append(proba)
     return Decoded(g.node("Concat", columns, "labels", axis=1), tuple(probabilities))
 
