@@ -19,7 +19,9 @@ import pytest
 from sklearn.base import is_classifier
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import VotingClassifier, VotingRegressor
 from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -160,6 +162,20 @@ def test_calibrated_classifier_cv_matches(target, X, targets):
     X32 = X.astype(np.float32)
     out = _run(skout.onnx.to_onnx(model, X32[:1], options={"zipmap": False}), {"X": X32})
     _assert_matches(model, X32, out)
+
+
+def test_voting_ensembles_with_skout_inside_match(X, targets):
+    X32 = X.astype(np.float32)
+    voters = [("skout", AutoHeadClassifier(**SMALL)), ("logistic", LogisticRegression())]
+    # skl2onnx converts soft voting without flatten_transform only.
+    vote = VotingClassifier(voters, voting="soft", flatten_transform=False)
+    vote.fit(X, targets["multiclass-str"])
+    out = _run(skout.onnx.to_onnx(vote, X32[:1], options={id(vote): {"zipmap": False}}),
+               {"X": X32})  # fmt: skip
+    _assert_matches(vote, X32, out)
+    average = VotingRegressor([("skout", AutoHeadRegressor(**SMALL)), ("ridge", Ridge())])
+    average.fit(X, targets["continuous"])
+    _assert_matches(average, X32, _run(skout.onnx.to_onnx(average, X32[:1]), {"X": X32}))
 
 
 def test_zipmap_columns_gives_one_output_per_class(X, targets):
