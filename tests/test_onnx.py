@@ -21,7 +21,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import VotingClassifier, VotingRegressor
 from sklearn.exceptions import NotFittedError
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -166,7 +166,8 @@ def test_calibrated_classifier_cv_matches(target, X, targets):
 
 def test_voting_ensembles_with_skout_inside_match(X, targets):
     X32 = X.astype(np.float32)
-    voters = [("skout", AutoHeadClassifier(**SMALL)), ("logistic", LogisticRegression())]
+    wider = AutoHeadClassifier(hidden_layer_sizes=(6,), max_iter=5, random_state=1)
+    voters = [("skout", AutoHeadClassifier(**SMALL)), ("wider", wider)]
     # skl2onnx converts soft voting without flatten_transform only.
     vote = VotingClassifier(voters, voting="soft", flatten_transform=False)
     vote.fit(X, targets["multiclass-str"])
