@@ -1,0 +1,272 @@
+"""What skl2onnx calls for skout's estimators: parser, shape calculators, converters.
+
+The outputs follow skl2onnx's conventions for classifiers and regressors:
+
+- a classifier has a label output and a probability output, named ``label``
+  and ``probabilities``, or ``output_label`` and ``output_probability`` (a
+  list of dicts) with the ``zipmap`` option (the default), or one output per
+  class with ``zipmap="columns"``; ``nocl=True`` gives class indices instead
+  of labels;
+- a multiclass-multioutput classifier has ``label`` (n, n_outputs) and
+  ``probabilities``, a sequence of one (n, K_j) tensor per column, as
+  skl2onnx's ``MultiOutputClassifier`` (``zipmap`` does not apply);
+- a regressor has ``variable``, (n, n_outputs): (n, 1) for a 1-D target.
+
+Double inputs compute in double, as skl2onnx's MLP converters do; other
+inputs in float. A Keras body computes in float32 whatever the input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from skl2onnx.common.data_types import (
+    BooleanTensorType,
+    DictionaryType,
+    DoubleTensorType,
+    FloatTensorType,
+    Int8TensorType,
+    Int16TensorType,
+    Int32TensorType,
+    Int64TensorType,
+    SequenceType,
+    StringTensorType,
+    UInt8TensorType,
+    UInt16TensorType,
+    UInt32TensorType,
+    UInt64TensorType,
+)
+
+from . import _graph
+from ._body import splice_body
+from ._fitted import fitted_view
+
+CLASSIFIER_ALIAS = "SkoutAutoHeadClassifier"
+REGRESSOR_ALIAS = "SkoutAutoHeadRegressor"
+#: The lowest main-domain opset written (SequenceConstruct, for multioutput
+#: probabilities, came in opset 11); tested from there to skl2onnx's latest.
+MIN_OPSET = 11
+#: The options ``to_onnx(..., options=...)`` accepts for a skout classifier.
+CLASSIFIER_OPTIONS = {"zipmap": [True, False, "columns"], "nocl": [False, True]}
+
+_TENSOR_TYPES = {
+    np.dtype(np.bool_): BooleanTensorType,
+    np.dtype(np.int8): Int8TensorType,
+    np.dtype(np.int16): Int16TensorType,
+    np.dtype(np.int32): Int32TensorType,
+    np.dtype(np.int64): Int64TensorType,
+    np.dtype(np.uint8): UInt8TensorType,
+    np.dtype(np.uint16): UInt16TensorType,
+    np.dtype(np.uint32): UInt32TensorType,
+    np.dtype(np.uint64): UInt64TensorType,
+    np.dtype(np.float32): FloatTensorType,
+    np.dtype(np.float64): DoubleTensorType,
+}
+
+
+# -- types ------------------------------------------------------------------------
+def _output_dtype(input_type):
+    """The probabilities' and regression values' dtype: double for double input."""
+    return np.float64 if isinstance(input_type, DoubleTensorType) else np.float32
+
+
+def _compute_dtype(view, input_type):
+    # A Keras body runs in float32 (skout trains and predicts it so).
+    return np.float32 if view.body is not None else _output_dtype(input_type)
+
+
+def _float_type(input_type):
+    return _TENSOR_TYPES[np.dtype(_output_dtype(input_type))]
+
+
+def _exported_labels(classes):
+    """Labels as the graph holds them: int64 for integer, bool and integral
+    float labels, str for text (skl2onnx's rule for class labels)."""
+    classes = np.asarray(classes)
+    if classes.dtype.kind in "biu":
+        return classes.astype(np.int64)
+    if classes.dtype.kind == "f":
+        if not np.all(classes == np.round(classes)):
+            raise ValueError(
+                f"Cannot export the class labels {classes.tolist()}: ONNX classifiers "
+                "give integer or string labels."
+            )
+        return classes.astype(np.int64)
+    values = classes.tolist()
+    if all(isinstance(v, str) for v in values):
+        return np.asarray(values, dtype=str)
+    if all(isinstance(v, (int, np.integer)) for v in values):
+        return np.asarray(values, dtype=np.int64)
+    raise ValueError(
+        f"Cannot export the class labels {values[:5]}: ONNX labels are all integers "
+        "or all strings."
+    )
+
+
+def target_of(view, nocl=False):
+    """The :class:`~skout._onnx._graph.Target` the graph decodes to."""
+    encoder, kind = view.encoder, view.head.target_type
+    if encoder.classes_ is None:
+        return _graph.Target(mean=encoder.mean_, scale=encoder.scale_)
+    if kind in ("one-hot", "multilabel-indicator"):
+        dtype = np.dtype(encoder.dtype_)
+        return _graph.Target(
+            classes=(np.arange(len(encoder.classes_), dtype=np.int64),),
+            indicator_dtype=dtype if dtype in _TENSOR_TYPES else np.dtype(np.int64),
+        )
+    per_output = encoder.classes_ if isinstance(encoder.classes_, list) else [encoder.classes_]
+    if nocl:
+        return _graph.Target(classes=tuple(np.arange(len(c), dtype=np.int64) for c in per_output))
+    classes = tuple(_exported_labels(c) for c in per_output)
+    if len({c.dtype.kind for c in classes}) > 1:
+        raise ValueError("Cannot export labels that are integers in one column, text in another.")
+    return _graph.Target(classes=classes)
+
+
+def _label_type(view, target, n):
+    kind = view.head.target_type
+    if kind in ("one-hot", "multilabel-indicator"):
+        return _TENSOR_TYPES[target.indicator_dtype]([n, view.head.outputs[0].units])
+    label = StringTensorType if target.classes[0].dtype.kind == "U" else Int64TensorType
+    if kind == "multiclass-multioutput":
+        return label([n, len(view.head.outputs)])
+    return label([n])
+
+
+def _key_type(target):
+    return StringTensorType([]) if target.classes[0].dtype.kind == "U" else Int64TensorType([])
+
+
+def _n_probabilities(view):
+    out = view.head.outputs[0]
+    return 2 if out.units == 1 and view.head.target_type != "multilabel-indicator" else out.units
+
+
+def _column_names(target):
+    """Output names with ``zipmap="columns"``: skl2onnx's ``i<label>``/``s<label>``."""
+    prefix = "s" if target.classes[0].dtype.kind == "U" else "i"
+    return [f"{prefix}{c}" for c in target.classes[0]]
+
+
+def _options(scope, model):
+    return scope.get_options(model, dict(zipmap=True, nocl=False))
+
+
+# -- parser and shape calculators -------------------------------------------------
+def parse_classifier(scope, model, inputs, custom_parsers=None):
+    """Declare the classifier's outputs, laid out by the ``zipmap`` option."""
+    options = _options(scope, model)
+    view = fitted_view(model)  # NotFittedError before anything is declared
+    target = target_of(view, options["nocl"])
+    operator = scope.declare_local_operator(CLASSIFIER_ALIAS, model)
+    operator.inputs = inputs
+    proba = _float_type(inputs[0].type)
+    zipmap = options["zipmap"]
+    if view.head.target_type == "multiclass-multioutput":
+        zipmap = False  # one table per column: as MultiOutputClassifier, no ZipMap
+    label = _label_type(view, target, None)
+    declare = scope.declare_local_variable
+    operator.outputs.append(declare("output_label" if zipmap else "label", label))
+    if view.head.target_type == "multiclass-multioutput":
+        operator.outputs.append(declare("probabilities", SequenceType(proba())))
+    elif zipmap == "columns":
+        operator.outputs.extend(declare(name, proba()) for name in _column_names(target))
+    elif zipmap:
+        # ZipMap reads float only: the dicts hold float32 whatever the input.
+        dicts = SequenceType(DictionaryType(_key_type(target), FloatTensorType()))
+        operator.outputs.append(declare("output_probability", dicts))
+    else:
+        operator.outputs.append(declare("probabilities", proba()))
+    return operator.outputs
+
+
+def classifier_shapes(operator):
+    """Types and shapes of a classifier's outputs (also when another
+    converter, such as CalibratedClassifierCV's, declared them)."""
+    model = operator.raw_operator
+    view = fitted_view(model)
+    target = target_of(view, _options(operator.scope_inst, model)["nocl"])
+    n = operator.inputs[0].get_first_dimension()
+    proba = _float_type(operator.inputs[0].type)
+    operator.outputs[0].set_type(_label_type(view, target, n))
+    if len(operator.outputs) > 2:  # zipmap="columns"
+        for output in operator.outputs[1:]:
+            output.set_type(proba([n]))
+    elif not isinstance(operator.outputs[1].type, SequenceType):
+        operator.outputs[1].set_type(proba([n, _n_probabilities(view)]))
+
+
+def regressor_shapes(operator):
+    view = fitted_view(operator.raw_operator)
+    n = operator.inputs[0].get_first_dimension()
+    units = view.head.outputs[0].units
+    operator.outputs[0].set_type(_float_type(operator.inputs[0].type)([n, units]))
+
+
+# -- converters -------------------------------------------------------------------
+def _check_opset(container):
+    if container.target_opset < MIN_OPSET:
+        raise RuntimeError(
+            f"skout's estimators export to ONNX opset {MIN_OPSET} or higher; "
+            f"target_opset is {container.target_opset}."
+        )
+
+
+def _network(g, view, operator):
+    """The heads' outputs (after their output functions), from the input."""
+    _check_opset(g.container)
+    x = operator.inputs[0].full_name
+    if not isinstance(operator.inputs[0].type, _TENSOR_TYPES[g.dtype]):
+        x = g.cast(x, g.proto)
+    if view.body is None:
+        h = x
+        for layer in view.hidden:
+            h = _graph.apply_activation(g, g.dense(h, layer), layer.activation)
+    else:
+        h = splice_body(g, view.body, x)
+    return [_graph.apply_activation(g, g.dense(h, out), out.activation) for out in view.outputs]
+
+
+def _in_output_dtype(g, name, dtype):
+    return name if np.dtype(dtype) == g.dtype else g.cast(name, _graph.proto_of(dtype))
+
+
+def convert_classifier(scope, operator, container):
+    model = operator.raw_operator
+    view = fitted_view(model)
+    target = target_of(view, _options(scope, model)["nocl"])
+    g = _graph.GraphWriter(scope, container, _compute_dtype(view, operator.inputs[0].type))
+    decoded = _graph.decode(g, view.head, _network(g, view, operator), target)
+    dtype = _output_dtype(operator.inputs[0].type)
+    probabilities = [_in_output_dtype(g, p, dtype) for p in decoded.probabilities]
+    labels, *rest = operator.outputs
+    g.identity(decoded.prediction, labels.full_name)
+    if len(rest) > 1:  # zipmap="columns": one (n,) output per class
+        for k, output in enumerate(rest):
+            column = g.constant(np.int64(k), "column", dtype=np.int64)
+            g.node("Gather", [probabilities[0], column], output=output.full_name, axis=1)
+    elif not isinstance(rest[0].type, SequenceType):
+        g.identity(probabilities[0], rest[0].full_name)
+    elif isinstance(rest[0].type.element_type, DictionaryType):
+        _zipmap(g, probabilities[0], dtype, target, rest[0].full_name)
+    else:
+        g.node("SequenceConstruct", probabilities, output=rest[0].full_name)
+
+
+def _zipmap(g, probabilities, dtype, target, output):
+    """One dict per row, {label: probability}, as skl2onnx's ``zipmap`` option."""
+    keys = target.classes[0]
+    if np.dtype(dtype) != np.float32:  # ZipMap reads float only
+        probabilities = g.cast(probabilities, _graph.proto_of(np.float32))
+    if keys.dtype.kind == "U":
+        labels = {"classlabels_strings": [str(k) for k in keys]}
+    else:
+        labels = {"classlabels_int64s": [int(k) for k in keys]}
+    g.node("ZipMap", [probabilities], output=output, domain=_graph.ML_DOMAIN, **labels)
+
+
+def convert_regressor(scope, operator, container):
+    view = fitted_view(operator.raw_operator)
+    g = _graph.GraphWriter(scope, container, _compute_dtype(view, operator.inputs[0].type))
+    decoded = _graph.decode(g, view.head, _network(g, view, operator), target_of(view))
+    values = _in_output_dtype(g, decoded.prediction, _output_dtype(operator.inputs[0].type))
+    g.identity(values, operator.outputs[0].full_name)
