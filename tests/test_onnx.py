@@ -223,20 +223,7 @@ def test_an_opset_below_the_minimum_is_refused(X, targets):
 
 
 # -- decisions at exactly one half ----------------------------------------------------
-@pytest.mark.parametrize(
-    "target",
-    [
-        "binary-str",
-        pytest.param(
-            "multilabel",
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="the graph decides p > 0.5; skout's multilabel predict uses "
-                ">= 0.5 until its change to > 0.5 lands",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("target", ["binary-str", "multilabel"])
 def test_ties_decode_as_skout_predicts(target, X, targets):
     model = AutoHeadClassifier(**SMALL).fit(X, targets[target])
     layer = model.model_.get_layer("output_0")  # predict follows model_'s weights
