@@ -11,7 +11,7 @@ The goal is warm <= 1.0x MLP.
 
 ``--via estimator`` (the default) times ``AutoHeadClassifier.fit``, whichever
 loop the engine picks for the backend; ``--via loop`` times the backend's
-compiled loop (``skout._engine.jax_loop`` / ``torch_loop``) on the data and
+compiled loop (``skout._engine.jax_loop`` / ``torch_loop``: ``run_chunk``) on the data and
 network the estimator would train, without the estimator around it.
 
 Usage::
@@ -91,10 +91,8 @@ def make_fit(bench, via, data, epochs):
     X, y = data.X_train, data.y_train
     if via == "estimator":
         return lambda: bench.make_skout(data.kind, epochs, data.batch_size).fit(X, y)
-    import keras
-
-    from skout import _training
     from skout._engine import driver
+    from skout._engine.contract import Carry, Schedule
 
     # The network, encoded data and key the estimator trains with (one short
     # fit, not timed, builds them).
@@ -102,19 +100,18 @@ def make_fit(bench, via, data, epochs):
     spec = est._spec
     Y = np.asarray(est._encoder.transform(y), np.float32)
     Xf, W = np.asarray(X, np.float32), np.ones(len(X), np.float32)
-    key = driver.trainer_key(driver.EngineOptions.from_estimator(est), spec, None)
-    schedule = _training.Schedule(
+    backend = driver.backend_name()
+    key = driver.trainer_key(driver.EngineOptions.from_estimator(est), spec, None, backend)
+    schedule = Schedule(
         learning_rate=est.learning_rate_init, alpha=est.alpha, batch_size=data.batch_size,
         max_epochs=epochs, tol=0.0, n_iter_no_change=epochs, seed=0,
     )  # fmt: skip
-    if keras.backend.backend() == "jax":
-        from skout._engine import jax_loop as loop
-    else:
-        from skout._engine import torch_loop as loop
+    loop = driver.loop_for(backend)
 
     def fit():
         weights = spec.initial_weights(np.random.RandomState(0))
-        return loop.train(key, weights, (Xf, Y, W), None, schedule)
+        carry = Carry.fresh(est.learning_rate_init)
+        return loop.run_chunk(key, weights, (Xf, Y, W), None, schedule, carry)
 
     return fit
 

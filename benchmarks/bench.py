@@ -579,9 +579,9 @@ class FitTimes:
 
 def forget_compiled_trainers():
     """Drop skout's cached compiled training functions, so the next fit is cold."""
-    from skout import _training
+    from skout._engine import clear_cache
 
-    _training.clear_cache()
+    clear_cache()
 
 
 def compare_fit(data, epochs, warm_fits, mlp_fits):

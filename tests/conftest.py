@@ -76,8 +76,9 @@ def _keras_backend():
     return keras.backend.backend()
 
 
-#: For tests of the compiled TensorFlow training path (other backends train
-#: through Keras's own model.fit).
+#: For tests of what only TensorFlow's loop does (one trace per dense family,
+#: device placement, its program cache); the JAX and PyTorch loops train the
+#: same networks (tests/test_engine_backends.py).
 tensorflow_only = pytest.mark.skipif(
     _keras_backend() != "tensorflow", reason="tests the compiled TensorFlow training path"
 )

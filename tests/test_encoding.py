@@ -1,6 +1,5 @@
 """Targets to training arrays and network outputs back (skout._encoding)."""
 
-import doctest
 import subprocess
 import sys
 import textwrap
@@ -8,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-import skout._encoding
 from skout._encoding import TargetEncoder
 from skout.heads import choose_head
 
@@ -79,8 +77,3 @@ def test_regression_standardisation_is_weighted_as_repeated_rows():
     ones = _encoder(y, estimator="regressor", sample_weight=np.ones(4))
     np.testing.assert_allclose(plain.mean_, ones.mean_, rtol=1e-15)
     np.testing.assert_allclose(plain.scale_, ones.scale_, rtol=1e-15)
-
-
-def test_doctests():
-    result = doctest.testmod(skout._encoding)
-    assert result.attempted >= 1 and result.failed == 0

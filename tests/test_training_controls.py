@@ -38,11 +38,28 @@ def test_early_stopping_stops_early_and_restores_the_best_weights(digits):
     assert clf.validation_scores_[-1] < clf.best_validation_score_ + 1e-12
 
 
-def test_validation_split_is_stratified(digits):
+def test_validation_split_is_stratified(digits, monkeypatch):
+    """The rows held out for early stopping have the class proportions of y, as
+    in MLPClassifier: every class within one row of its share (a plain random
+    split of 1,347 rows misses that for several of the ten classes)."""
+    import skout._engine
+
     X, _, y, _ = digits
+    seen = {}
+    train = skout._engine.train
+
+    def spy(options, spec, weights, data, validation, *args, **kwargs):
+        seen["validation"] = validation
+        return train(options, spec, weights, data, validation, *args, **kwargs)
+
+    monkeypatch.setattr(skout._engine, "train", spy)
     clf = AutoHeadClassifier(hidden_layer_sizes=(8,), max_iter=3, early_stopping=True,
                              validation_fraction=0.2, random_state=0).fit(X, y)  # fmt: skip
     assert clf.validation_scores_ is not None and len(clf.validation_scores_) == 3
+    held_out = seen["validation"][1][:, 0].astype(int)  # the encoded class indices
+    share = len(held_out) / len(y)
+    for k in range(10):
+        assert abs(np.sum(held_out == k) - share * np.sum(y == k)) <= 1, k
 
 
 def test_explicit_validation_data_gives_curves_without_stopping(digits):

@@ -11,7 +11,7 @@ framework until its namespace is asked for.
 
 The vocabulary (every namespace has each name):
 
-- elementwise: ``exp``, ``log``, ``log1p``, ``abs``, ``square``, ``sqrt``,
+- elementwise: ``exp``, ``log``, ``log1p``, ``abs``, ``sign``, ``square``, ``sqrt``,
   ``tanh``, ``sigmoid``, ``relu``, ``power``, ``maximum``, ``minimum``,
   ``where``, ``equal``, ``greater``, ``isfinite``, ``logical_and``,
   ``logical_or``, ``logical_not``;
@@ -26,8 +26,9 @@ The vocabulary (every namespace has each name):
 - 32-bit integer hashing (for the dropout draw): ``xor``, ``band``,
   ``shr`` (logical right shift), ``imul`` (wrapping multiplication), ``i32``
   (a Python int as an int32 scalar);
-- lists of arrays (for the optimizers): ``lerp``, ``lmul``, ``ladd``,
-  ``lsub``, ``ldiv``, ``lsquare``, ``lsqrt``, ``ladd_scalar``. PyTorch maps
+- lists of arrays (for the optimizers): ``lerp``, ``laddcdiv`` (``a + s * b /
+  c``), ``lmul``, ``ladd``, ``lsub``, ``ldiv``, ``lsquare``, ``lsqrt``,
+  ``ladd_scalar``. PyTorch maps
   them onto its multi-tensor ``_foreach`` kernels, one dispatch per list.
 
 Examples
@@ -64,6 +65,7 @@ def _list_ops(elementwise):
     mul, add, sub, div = elementwise
     return dict(
         lerp=lambda a, b, t: [add(x, mul(sub(y, x), t)) for x, y in zip(a, b)],
+        laddcdiv=lambda a, b, c, s: [add(x, mul(div(y, z), s)) for x, y, z in zip(a, b, c)],
         lmul=lambda a, s: [mul(x, s) for x in a],
         ladd=lambda a, b: [add(x, y) for x, y in zip(a, b)],
         lsub=lambda a, b: [sub(x, y) for x, y in zip(a, b)],
@@ -86,6 +88,7 @@ def numpy_ops(dtype=np.float32):
         log=np.log,
         log1p=np.log1p,
         abs=np.abs,
+        sign=np.sign,
         square=np.square,
         sqrt=np.sqrt,
         tanh=np.tanh,
@@ -156,6 +159,7 @@ def tensorflow_ops(dtype="float32"):
         log=tf.math.log,
         log1p=tf.math.log1p,
         abs=tf.abs,
+        sign=tf.sign,
         square=tf.square,
         sqrt=tf.sqrt,
         tanh=tf.tanh,
@@ -181,7 +185,8 @@ def tensorflow_ops(dtype="float32"):
         dim=lambda x, i: tf.shape(x)[i],
         concat=lambda xs, axis: tf.concat(xs, axis=axis),
         arange=lambda n: tf.range(n, dtype=i32),
-        as_float=lambda x: tf.cast(x, dtype),
+        # A Python number straight into the dtype (not through float32 first).
+        as_float=lambda x: tf.cast(x, dtype) if tf.is_tensor(x) else tf.constant(x, dtype),
         as_int=ints,
         zeros_like=tf.zeros_like,
         stop_gradient=tf.stop_gradient,
@@ -226,6 +231,7 @@ def jax_ops(dtype="float32"):
         log=jnp.log,
         log1p=jnp.log1p,
         abs=jnp.abs,
+        sign=jnp.sign,
         square=jnp.square,
         sqrt=jnp.sqrt,
         tanh=jnp.tanh,
@@ -271,10 +277,41 @@ def jax_ops(dtype="float32"):
 def torch_ops(dtype="float32"):
     """PyTorch's eager namespace, computing in ``dtype``.
 
-    The list operations run on PyTorch's multi-tensor ``_foreach`` kernels:
-    one dispatch for all of a network's weights instead of one per array.
+    Eager PyTorch pays a dispatch per operation, so this namespace keeps
+    Python numbers as Python numbers (PyTorch's operations take them as
+    scalars of the tensor's dtype): scalar arithmetic -- an optimizer's bias
+    correction, a clip at a constant -- costs no tensor. The list operations
+    run on PyTorch's multi-tensor ``_foreach`` kernels: one dispatch for all
+    of a network's weights instead of one per array.
     """
+    import math
+
     import torch
+
+    is_tensor = torch.is_tensor
+
+    def scalar_or(tensor_fn, number_fn):
+        return lambda x: tensor_fn(x) if is_tensor(x) else number_fn(x)
+
+    def bound(clamp_keyword, of_numbers):
+        # max(a, b) / min(a, b) with a Python number on either side: a clamp.
+        tensors = torch.maximum if clamp_keyword == "min" else torch.minimum
+
+        def apply(a, b):
+            if is_tensor(a) and is_tensor(b):
+                return tensors(a, b)
+            if is_tensor(a):
+                return torch.clamp(a, **{clamp_keyword: b})
+            if is_tensor(b):
+                return torch.clamp(b, **{clamp_keyword: a})
+            return of_numbers(a, b)
+
+        return apply
+
+    def power(a, b):
+        if is_tensor(a) or is_tensor(b):
+            return torch.pow(a, b)
+        return float(a) ** float(b)
 
     dtype = getattr(torch, str(dtype))
     i32 = torch.int32
@@ -304,15 +341,16 @@ def torch_ops(dtype="float32"):
         log=torch.log,
         log1p=torch.log1p,
         abs=torch.abs,
+        sign=torch.sign,
         square=torch.square,
-        sqrt=torch.sqrt,
+        sqrt=scalar_or(torch.sqrt, math.sqrt),
         tanh=torch.tanh,
         sigmoid=torch.sigmoid,
         relu=torch.relu,
-        power=torch.pow,
-        maximum=lambda a, b: torch.maximum(*_torch_pair(torch, a, b)),
-        minimum=lambda a, b: torch.minimum(*_torch_pair(torch, a, b)),
-        where=lambda c, a, b: torch.where(c, *_torch_pair(torch, a, b)),
+        power=power,
+        maximum=bound("min", max),
+        minimum=bound("max", min),
+        where=torch.where,
         equal=torch.eq,
         greater=torch.gt,
         isfinite=lambda x: torch.isfinite(torch.as_tensor(x)),
@@ -329,7 +367,13 @@ def torch_ops(dtype="float32"):
         dim=lambda x, i: x.shape[i],
         concat=lambda xs, axis: torch.cat(list(xs), dim=axis),
         arange=lambda n: torch.arange(n, dtype=i32),
-        as_float=lambda x: torch.as_tensor(x).to(dtype),
+        as_float=lambda x: (
+            x.to(dtype)
+            if is_tensor(x)
+            else float(x)
+            if isinstance(x, (int, float, np.number))
+            else torch.as_tensor(x, dtype=dtype)
+        ),
         as_int=ints,
         zeros_like=torch.zeros_like,
         stop_gradient=lambda x: x.detach(),
@@ -338,24 +382,16 @@ def torch_ops(dtype="float32"):
         shr=shr,
         imul=imul,
         i32=lambda v: torch.tensor(_as_int32(int(v)), dtype=i32),
-        lerp=lambda a, b, t: torch._foreach_lerp(a, b, t),
-        lmul=lambda a, s: torch._foreach_mul(a, s),
-        ladd=lambda a, b: torch._foreach_add(a, b),
-        lsub=lambda a, b: torch._foreach_sub(a, b),
-        ldiv=lambda a, b: torch._foreach_div(a, b),
-        lsquare=lambda a: torch._foreach_mul(a, a),
-        lsqrt=lambda a: torch._foreach_sqrt(a),
-        ladd_scalar=lambda a, s: torch._foreach_add(a, s),
+        lerp=lambda a, b, t: list(torch._foreach_lerp(a, b, t)),
+        laddcdiv=lambda a, b, c, s: list(torch._foreach_addcdiv(a, b, c, s)),
+        lmul=lambda a, s: list(torch._foreach_mul(a, s)),
+        ladd=lambda a, b: list(torch._foreach_add(a, b)),
+        lsub=lambda a, b: list(torch._foreach_sub(a, b)),
+        ldiv=lambda a, b: list(torch._foreach_div(a, b)),
+        lsquare=lambda a: list(torch._foreach_mul(a, a)),
+        lsqrt=lambda a: list(torch._foreach_sqrt(a)),
+        ladd_scalar=lambda a, s: list(torch._foreach_add(a, s)),
     )
-
-
-def _torch_pair(torch, a, b):
-    """``a`` and ``b`` as tensors (a Python number becomes one of the other's dtype)."""
-    if not isinstance(a, torch.Tensor):
-        a = torch.as_tensor(a, dtype=b.dtype if isinstance(b, torch.Tensor) else None)
-    if not isinstance(b, torch.Tensor):
-        b = torch.as_tensor(b, dtype=a.dtype)
-    return a, b
 
 
 def for_backend(backend, dtype="float32"):

@@ -17,10 +17,11 @@ sigmoid head's loss is summed over its units (the negative log-likelihood of
 the row, what scikit-learn's MLP minimises) where Keras averages them
 (:attr:`~skout.heads.OutputHead.loss_scale`).
 
-A loss may carry a hand-written gradient with respect to ``z``
-(:attr:`Loss.gradient`): a faster path for loops that do not differentiate
+A loss may carry its value and gradient with respect to ``z`` written out
+together (:attr:`Loss.value_and_gradient`, sharing the softmax or the
+difference between them): a faster path for loops that do not differentiate
 (PyTorch's dense path). ``tests/test_engine_objective.py`` holds every such
-gradient to the automatic derivative of :attr:`Loss.value`.
+plug-in to :attr:`Loss.value` and to its automatic derivative.
 
 Examples
 --------
@@ -46,6 +47,7 @@ __all__ = [
     "correct",
     "decode",
     "epoch_loss",
+    "losses_and_logit_gradients",
     "output_values",
     "penalty",
     "per_sample_loss",
@@ -102,15 +104,15 @@ class Loss:
         ``target`` is the head's block of the encoded target: class indices
         (n, 1) for a sparse loss, else (n, units); ``units`` is the head's
         width (static, where a compiled program's shapes are not).
-    gradient : callable or None
-        ``gradient(xp, target, z, units)``: d value / d z, shape (n, units),
-        for loops that do not differentiate; None where only automatic
-        differentiation is used.
+    value_and_gradient : callable or None
+        ``value_and_gradient(xp, target, z, units)``: the value and d value /
+        d z (shape (n, units)) in one pass, for loops that do not
+        differentiate; None where only automatic differentiation is used.
     """
 
     name: str
     value: object
-    gradient: object = None
+    value_and_gradient: object = None
 
 
 def _mean_over_units(xp, elementwise, units):
@@ -126,6 +128,10 @@ def _binary_crossentropy(xp, t, z, units):
     return xp.sum(_softplus(xp, z) - t * z, axis=1)
 
 
+def _binary_crossentropy_and_gradient(xp, t, z, units):
+    return _binary_crossentropy(xp, t, z, units), xp.sigmoid(z) - t
+
+
 def _binary_focal_crossentropy(xp, t, z, units, gamma=2.0):
     # Keras's BinaryFocalCrossentropy(gamma=2.0), apply_class_balancing=False.
     p = xp.sigmoid(z)
@@ -139,6 +145,35 @@ def _sparse_categorical_crossentropy(xp, t, z, units):
 
 def _categorical_crossentropy(xp, t, z, units):
     return xp.sum(t, axis=1) * _logsumexp(xp, z) - xp.sum(t * z, axis=1)
+
+
+def _softmax_parts(xp, z):
+    """(logsumexp of each row, softmax): one exponential for both."""
+    top = xp.max(z, axis=1, keepdims=True)
+    e = xp.exp(z - top)
+    total = xp.sum(e, axis=1)
+    return top[:, 0] + xp.log(total), e / total[:, None]
+
+
+def _sparse_categorical_crossentropy_and_gradient(xp, t, z, units):
+    lse, p = _softmax_parts(xp, z)
+    one_hot = _one_hot(xp, t, units)
+    return lse - xp.sum(one_hot * z, axis=1), p - one_hot
+
+
+def _categorical_crossentropy_and_gradient(xp, t, z, units):
+    lse, p = _softmax_parts(xp, z)
+    mass = xp.sum(t, axis=1)
+    return mass * lse - xp.sum(t * z, axis=1), mass[:, None] * p - t
+
+
+def _mean_squared_error(xp, t, z, units):
+    return _mean_over_units(xp, xp.square(z - t), units)
+
+
+def _mean_squared_error_and_gradient(xp, t, z, units):
+    difference = z - t
+    return _mean_over_units(xp, xp.square(difference), units), (2.0 / units) * difference
 
 
 def _categorical_focal_crossentropy(xp, t, z, units, alpha=0.25, gamma=2.0):
@@ -163,28 +198,20 @@ def _log_cosh(xp, t, z, units):
 LOSSES = {
     loss.name: loss
     for loss in (
-        Loss(
-            "binary_crossentropy",
-            _binary_crossentropy,
-            gradient=lambda xp, t, z, units: xp.sigmoid(z) - t,
-        ),
+        Loss("binary_crossentropy", _binary_crossentropy, _binary_crossentropy_and_gradient),
         Loss("binary_focal_crossentropy", _binary_focal_crossentropy),
         Loss(
             "sparse_categorical_crossentropy",
             _sparse_categorical_crossentropy,
-            gradient=lambda xp, t, z, units: _softmax(xp, z) - _one_hot(xp, t, units),
+            _sparse_categorical_crossentropy_and_gradient,
         ),
         Loss(
             "categorical_crossentropy",
             _categorical_crossentropy,
-            gradient=lambda xp, t, z, units: xp.sum(t, axis=1)[:, None] * _softmax(xp, z) - t,
+            _categorical_crossentropy_and_gradient,
         ),
         Loss("categorical_focal_crossentropy", _categorical_focal_crossentropy),
-        Loss(
-            "mean_squared_error",
-            lambda xp, t, z, units: _mean_over_units(xp, xp.square(z - t), units),
-            gradient=lambda xp, t, z, units: (2.0 / units) * (z - t),
-        ),
+        Loss("mean_squared_error", _mean_squared_error, _mean_squared_error_and_gradient),
         Loss(
             "mean_absolute_error",
             lambda xp, t, z, units: _mean_over_units(xp, xp.abs(z - t), units),
@@ -214,26 +241,27 @@ def per_sample_loss(xp, outputs, Y, Z):
     Z : list of arrays
         Each head's logits, (n, units).
     """
-    total = 0.0
+    total = None
     for out, target, z in zip(outputs, _blocks(outputs, Y), Z):
-        total = total + LOSSES[out.loss].value(xp, target, z, out.units)
+        value = LOSSES[out.loss].value(xp, target, z, out.units)
+        total = value if total is None else total + value
     return total
 
 
 def gradients_available(outputs):
-    """Whether every head's loss has a hand-written gradient."""
-    return all(LOSSES[out.loss].gradient is not None for out in outputs)
+    """Whether every head's loss has its value and gradient written out."""
+    return all(LOSSES[out.loss].value_and_gradient is not None for out in outputs)
 
 
-def logit_gradients(xp, outputs, Y, Z, scale):
-    """d(sum_i scale_i * loss_i)/dz for each head, from the hand-written gradients.
-
-    ``scale`` has shape (n,): each row's weight divided by the batch weight.
-    """
-    return [
-        LOSSES[out.loss].gradient(xp, target, z, out.units) * scale[:, None]
-        for out, target, z in zip(outputs, _blocks(outputs, Y), Z)
-    ]
+def losses_and_logit_gradients(xp, outputs, Y, Z):
+    """The loss of each row (as :func:`per_sample_loss`) and, for each head,
+    d loss_i / d z_i (n, units), from the written-out gradients."""
+    total, gradients = None, []
+    for out, target, z in zip(outputs, _blocks(outputs, Y), Z):
+        value, gradient = LOSSES[out.loss].value_and_gradient(xp, target, z, out.units)
+        total = value if total is None else total + value
+        gradients.append(gradient)
+    return total, gradients
 
 
 # -- weighting and the L2 term ---------------------------------------------------------
@@ -241,7 +269,8 @@ def penalty(xp, params, kernel_indices):
     """``||W||^2``: the sum of squared kernel entries (biases are not penalised)."""
     total = 0.0
     for i in kernel_indices:
-        total = total + xp.sum(xp.square(params[i]))
+        squares = xp.sum(xp.square(params[i]))
+        total = squares if isinstance(total, float) else total + squares
     return total
 
 
@@ -259,7 +288,7 @@ def batch_objective(xp, losses, weights, squared_norm, alpha):
     objective, weight_sum : scalars
     """
     weight_sum = xp.maximum(xp.sum(weights), EPS)
-    weighted = xp.where(weights > 0, losses * weights, 0.0)
+    weighted = xp.where(weights > 0, losses, 0.0) * weights
     objective = (xp.sum(weighted) + 0.5 * alpha * squared_norm) / weight_sum
     return objective, weight_sum
 
@@ -307,7 +336,7 @@ def validation_metrics(xp, task, outputs, Y, Z, W):
     loss is the weighted data loss, without the L2 term.
     """
     weight_sum = xp.maximum(xp.sum(W), EPS)
-    losses = xp.where(W > 0, per_sample_loss(xp, outputs, Y, Z) * W, 0.0)
+    losses = xp.where(W > 0, per_sample_loss(xp, outputs, Y, Z), 0.0) * W
     loss = xp.sum(losses) / weight_sum
     if task == "classification":
         return xp.sum(correct(xp, outputs, Y, Z) * W) / weight_sum, loss

@@ -55,8 +55,8 @@ def step(xp, spec, params, grads, slots, step_count, learning_rate):
         alpha = learning_rate * xp.sqrt(1.0 - b2_t) / (1.0 - b1_t)
         m = xp.lerp(slots[0::2], grads, 1.0 - b1)
         v = xp.lerp(slots[1::2], xp.lsquare(grads), 1.0 - b2)
-        update = xp.ldiv(xp.lmul(m, alpha), xp.ladd_scalar(xp.lsqrt(v), spec.epsilon))
-        return xp.lsub(params, update), [s for pair in zip(m, v) for s in pair]
+        params = xp.laddcdiv(params, m, xp.ladd_scalar(xp.lsqrt(v), spec.epsilon), -alpha)
+        return params, [s for pair in zip(m, v) for s in pair]
     scaled = xp.lmul(grads, learning_rate)
     if spec.momentum == 0:
         return xp.lsub(params, scaled), []

@@ -23,7 +23,7 @@ trains the network the TensorFlow and JAX loops train.
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -130,7 +130,7 @@ class _Program:
         n = len(data[0])
         batch_size = int(min(schedule.batch_size, n))
         w_total = max(float(np.sum(data[2], dtype=dtype)), objective.EPS)
-        alpha = float(schedule.alpha)
+        alpha, rate = float(schedule.alpha), float(schedule.dropout)
         stopping = rule.StoppingState(
             scalar(carry.stopping.best_loss), scalar(carry.stopping.best_score),
             np.int32(carry.stopping.no_improvement_count),
@@ -140,36 +140,33 @@ class _Program:
         best, done, stop, diverged = None, 0, False, False
         while done < schedule.max_epochs and not stop:
             epoch = schedule.first_epoch + done
-            order = torch.from_numpy(
-                rule.epoch_orders(schedule.seed, epoch, 1, n, schedule.shuffle)[0]
-            ).long()
+            if schedule.shuffle:
+                order = torch.from_numpy(rule.epoch_orders(schedule.seed, epoch, 1, n)[0]).long()
+                # One gather per epoch; each batch is then a slice (a view).
+                Xe, Ye, We = X[order], Y[order], W[order]
+            else:  # rule.epoch_orders would be 0, 1, ..., n - 1
+                Xe, Ye, We = X, Y, W
             total = 0.0
             for b, start in enumerate(range(0, n, batch_size)):
-                idx = order[start : start + batch_size]
-                noise = {"rate": float(schedule.dropout), "seed": schedule.seed,
-                         "epoch": epoch, "batch": b}  # fmt: skip
-                with torch.no_grad() if self.by_hand else nullcontext():
-                    value, weight_sum, grads, frozen = self._gradients(
-                        trainable, frozen, X[idx], Y[idx], W[idx], alpha, noise
-                    )
-                with torch.no_grad():
-                    trainable, slots = optimizers.step(
-                        xp, key.optimizer, trainable, grads, slots,
-                        torch.tensor(count), torch.tensor(lr, dtype=trainable[0].dtype),
-                    )  # fmt: skip
+                stop_at = start + batch_size
+                noise = {"rate": rate, "seed": schedule.seed, "epoch": epoch, "batch": b}
+                # (No autograd context: the by-hand path records no graph, and
+                # autograd's gradients and the weights do not require grad.)
+                value, weight_sum, grads, frozen = self._gradients(
+                    trainable, frozen, Xe[start:stop_at], Ye[start:stop_at], We[start:stop_at],
+                    alpha, noise,
+                )  # fmt: skip
+                trainable, slots = optimizers.step(
+                    xp, key.optimizer, trainable, grads, slots, count, float(lr)
+                )
                 count += 1
-                total += float(value) * float(weight_sum)
-            loss = scalar(total) / scalar(w_total)
+                total = total + value * weight_sum
+            loss = scalar(float(total)) / scalar(w_total)
             score = val_loss = scalar(np.nan)
             if has_val:
-                with torch.no_grad():
-                    Zv, _, _ = net.logits(xp, trainable, frozen, Xv)
-                    score, val_loss = (
-                        scalar(float(v))
-                        for v in objective.validation_metrics(
-                            xp, key.task, net.outputs, Yv, Zv, Wv
-                        )  # fmt: skip
-                    )
+                Zv, _, _ = net.logits(xp, trainable, frozen, Xv)
+                metrics = objective.validation_metrics(xp, key.task, net.outputs, Yv, Zv, Wv)
+                score, val_loss = (scalar(float(v)) for v in metrics)
             done += 1
             verdict = rule.after_epoch(
                 np_ops, stopping, loss=loss, score=score, learning_rate=lr,
