@@ -1,4 +1,4 @@
-"""Fit time on Keras's JAX and PyTorch backends against scikit-learn's MLP.
+"""Fit time on each Keras backend against scikit-learn's MLP (and against another tree).
 
 Each backend runs in a fresh subprocess (the Keras backend is fixed per
 process) that times, on the bundled data sets (digits, wine, breast_cancer),
@@ -11,14 +11,21 @@ The goal is warm <= 1.0x MLP.
 
 ``--via estimator`` (the default) times ``AutoHeadClassifier.fit``, whichever
 loop the engine picks for the backend; ``--via loop`` times the backend's
-compiled loop (``skout._engine.jax_loop`` / ``torch_loop``: ``run_chunk``) on the data and
-network the estimator would train, without the estimator around it.
+loop (``run_chunk`` of ``skout._engine.jax_loop`` / ``torch_loop`` /
+``tf_loop``) on the data and network the estimator would train, without the
+estimator around it.
+
+``--dtypes float32,float64`` times both precisions (``dtype=``; JAX's
+float64 runs with ``JAX_ENABLE_X64=1``). ``--trees new=.,old=/path/to/clone``
+runs the same workers on other checkouts of skout in the same run (each
+worker imports skout from its tree), for a before/after table.
 
 Usage::
 
     python benchmarks/backends.py                       # jax and torch, 200 epochs
-    python benchmarks/backends.py --via loop --backends jax
-    python benchmarks/backends.py --markdown out.md
+    python benchmarks/backends.py --backends tensorflow,jax,torch --dtypes float32,float64
+    python benchmarks/backends.py --trees new=.,old=/tmp/skout-old --backends tensorflow,jax
+    python benchmarks/backends.py --via loop --backends jax --markdown out.md
 """
 
 # ruff: noqa: E402
@@ -54,7 +61,7 @@ def worker(args):
         warm_up(bench, args.via)
         for name in DATASETS:
             data = bench.load_dataset(name)
-            fit = make_fit(bench, args.via, data, args.epochs)
+            fit = make_fit(bench, args.via, data, args.epochs, args.dtype)
             mlp_fit = make_mlp_fit(bench, data, args.epochs)
             cold, _ = bench.timed(fit)
             warm, mlp = [], []
@@ -69,7 +76,7 @@ def worker(args):
                     "mlp": statistics.median(mlp),
                 }
             )
-    print(json.dumps({"backend": keras.backend.backend(), "rows": rows}))
+    print(json.dumps({"backend": keras.backend.backend(), "dtype": args.dtype, "rows": rows}))
 
 
 def make_mlp_fit(bench, data, epochs):
@@ -86,20 +93,26 @@ def warm_up(bench, via):
     make_fit(bench, via, data, 1)()
 
 
-def make_fit(bench, via, data, epochs):
+def make_fit(bench, via, data, epochs, dtype="float32"):
     """A no-argument function that runs one fit of ``data``."""
     X, y = data.X_train, data.y_train
+
+    def estimator(n_epochs):
+        est = bench.make_skout(data.kind, n_epochs, data.batch_size)
+        # An older tree may not have the parameter: set it only when asked.
+        return est.set_params(dtype=dtype) if dtype != "float32" else est
+
     if via == "estimator":
-        return lambda: bench.make_skout(data.kind, epochs, data.batch_size).fit(X, y)
+        return lambda: estimator(epochs).fit(X, y)
     from skout._engine import driver
     from skout._engine.contract import Carry, Schedule
 
     # The network, encoded data and key the estimator trains with (one short
     # fit, not timed, builds them).
-    est = bench.make_skout(data.kind, 1, data.batch_size).fit(X, y)
+    est = estimator(1).fit(X, y)
     spec = est._spec
-    Y = np.asarray(est._encoder.transform(y), np.float32)
-    Xf, W = np.asarray(X, np.float32), np.ones(len(X), np.float32)
+    Y = np.asarray(est._encoder.transform(y), dtype)
+    Xf, W = np.asarray(X, dtype), np.ones(len(X), dtype)
     backend = driver.backend_name()
     key = driver.trainer_key(driver.EngineOptions.from_estimator(est), spec, None, backend)
     schedule = Schedule(
@@ -116,11 +129,14 @@ def make_fit(bench, via, data, epochs):
     return fit
 
 
-def run_backend(backend, args):
+def run_backend(backend, args, tree=HERE.parent, dtype="float32"):
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(tree), env.get("PYTHONPATH", "")])
+    if backend == "jax" and dtype == "float64":
+        env["JAX_ENABLE_X64"] = "1"
     command = [sys.executable, __file__, "--worker", "--via", args.via,
-               "--epochs", str(args.epochs), "--warm-fits", str(args.warm_fits)]  # fmt: skip
+               "--epochs", str(args.epochs), "--warm-fits", str(args.warm_fits),
+               "--dtype", dtype]  # fmt: skip
     out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
     if out.returncode != 0:
         raise RuntimeError(f"{backend} worker failed:\n{out.stderr[-3000:]}")
@@ -133,15 +149,16 @@ def table(results, args):
         f"ratio = skout / MLPClassifier in the same process "
         f"({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs).",
         "",
-        "| backend | data set | skout cold (s) | skout warm (s) | MLP (s) | cold / MLP "
-        "| warm / MLP | warm <= 1.0x |",
-        "|---|---|---|---|---|---|---|---|",
+        "| tree | backend | dtype | data set | skout cold (s) | skout warm (s) | MLP (s) "
+        "| cold / MLP | warm / MLP | warm <= 1.0x |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for result in results:
         for r in result["rows"]:
             warm = r["warm"] / r["mlp"]
             lines.append(
-                f"| {result['backend']} | {r['dataset']} | {r['cold']:.2f} | {r['warm']:.3f} "
+                f"| {result['tree']} | {result['backend']} | {result.get('dtype', 'float32')} "
+                f"| {r['dataset']} | {r['cold']:.2f} | {r['warm']:.3f} "
                 f"| {r['mlp']:.3f} | {r['cold'] / r['mlp']:.2f}x | {warm:.2f}x "
                 f"| {'PASS' if warm <= 1.0 else 'FAIL'} |"
             )
@@ -154,8 +171,15 @@ def main(argv=None):
     parser.add_argument("--via", choices=("estimator", "loop"), default="estimator")
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--warm-fits", type=int, default=3)
+    parser.add_argument("--dtypes", default="float32", help="float32, float64 or both")
+    parser.add_argument(
+        "--trees",
+        default=f"this={HERE.parent}",
+        help="label=path of each skout checkout to time, comma-separated",
+    )
     parser.add_argument("--markdown", help="also write the table to this file")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--dtype", default="float32", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args)
@@ -164,7 +188,11 @@ def main(argv=None):
         if importlib.util.find_spec(backend) is None:
             print(f"{backend}: not installed, skipped", file=sys.stderr)
             continue
-        results.append(run_backend(backend, args))
+        for dtype in args.dtypes.split(","):
+            # Trees alternate inside each (backend, dtype): load drifts hit both.
+            for label, tree in (t.split("=", 1) for t in args.trees.split(",")):
+                result = run_backend(backend, args, Path(tree).resolve(), dtype)
+                results.append({**result, "tree": label})
     text = table(results, args)
     print(text)
     if args.markdown:

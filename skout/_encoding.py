@@ -4,14 +4,19 @@ A :class:`TargetEncoder` is fitted on ``y`` together with the :class:`Head`
 chosen for it. ``transform`` gives one float32 matrix whose column blocks feed
 the network's outputs, in order; ``proba`` and ``predict`` turn the network's
 outputs into scikit-learn's shapes and the labels, dtype and layout that
-``fit`` was given. Nothing here imports Keras.
+``fit`` was given; each head's decision (argmax, or a probability above 0.5)
+is the engine's (:func:`skout._engine.decode`), the one its validation score
+makes. Nothing here imports Keras.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ._engine import decode, numpy_ops
 from .heads import Head
+
+_NUMPY = numpy_ops(np.float64)
 
 
 def _column_indices(column, classes):
@@ -192,15 +197,16 @@ class TargetEncoder:
                     "fit. Scale X as at fit time."
                 )
             return values.ravel() if self.ndim_ == 1 else values
-        proba = self.proba(outputs)
+        # Each head decides as the engine's validation score decides (a tie at
+        # exactly 0.5 is the negative label for every sigmoid head, as in
+        # MLPClassifier); here its decision becomes the user's labels.
+        decided = [decode(_NUMPY, out, p) for out, p in zip(self.head.outputs, outputs)]
         if kind == "multilabel-indicator":
-            # Strictly above 0.5, as the one-unit binary head and MLPClassifier:
-            # a tie at exactly 0.5 is the negative label for every head.
-            return (proba > 0.5).astype(self.dtype_)
+            return decided[0].astype(self.dtype_)
         if kind == "one-hot":
-            return np.eye(len(self.classes_), dtype=self.dtype_)[proba.argmax(axis=1)]
+            return np.eye(len(self.classes_), dtype=self.dtype_)[decided[0]]
         if kind == "multiclass-multioutput":
-            columns = [c[p.argmax(axis=1)] for c, p in zip(self.classes_, proba)]
+            columns = [c[d] for c, d in zip(self.classes_, decided)]
             return np.column_stack(columns).astype(self.dtype_, copy=False)
-        labels = self.classes_[proba.argmax(axis=1)]
+        labels = self.classes_[decided[0]]
         return labels.reshape(-1, 1) if self.ndim_ == 2 else labels

@@ -46,10 +46,13 @@ __all__ = [
     "HeadRule",
     "LossRule",
     "OutputHead",
+    "CLASSIFIER_LOSS_NAMES",
+    "REGRESSOR_LOSS_NAMES",
     "check_loss",
     "choose_head",
     "loss_rule",
     "output_decoding",
+    "quantile_levels",
     "resolve_loss",
 ]
 
@@ -197,6 +200,12 @@ class LossRule:
     trainable : bool
         Whether skout's estimators accept it as ``loss=``; the others are
         known to the doctor only.
+    standardize : {"moments", "robust", "none"}
+        How ``AutoHeadRegressor`` scales the target for it (with
+        ``standardize_target=True``): by its mean and standard deviation, by
+        its median and mean absolute deviation (a median or quantile head:
+        robust to outliers, and a quantile of the scaled target is the scaled
+        quantile), or not at all (a log link: its scale is the bias's).
     """
 
     name: str
@@ -206,6 +215,7 @@ class LossRule:
     aliases: tuple[str, ...] = ()
     other_names: tuple[str, ...] = ()
     trainable: bool = True
+    standardize: str = "moments"
 
 
 #: Every loss skout knows, one :class:`LossRule` per Keras loss.
@@ -242,6 +252,7 @@ LOSS_TABLE: tuple[LossRule, ...] = (
         "linear",
         "MeanAbsoluteError",
         ("mae", "absolute_error"),
+        standardize="robust",
     ),
     LossRule("huber", "regression", "linear", "Huber", other_names=("huber_loss",)),
     LossRule("log_cosh", "regression", "linear", "LogCosh", other_names=("logcosh",)),
@@ -261,17 +272,34 @@ LOSS_TABLE: tuple[LossRule, ...] = (
         other_names=("msle",),
         trainable=False,
     ),
-    LossRule("poisson", "regression", "linear", "Poisson", trainable=False),
+    # Regression on a log link (the output is exp of the last layer's value):
+    # half the deviance of the distribution (scikit-learn's names and losses;
+    # Keras's Poisson differs from skout's by terms that do not depend on the
+    # prediction, so it trains the same way).
+    LossRule("poisson", "regression", "exp", "Poisson", standardize="none"),
+    LossRule("gamma", "regression", "exp", "", standardize="none"),
+    LossRule("tweedie", "regression", "exp", "", standardize="none"),
+    # The pinball loss of one quantile level, or of a list of levels (then one
+    # unit per level, which never cross: the activation is "increasing").
+    LossRule("quantile", "regression", "linear", "", ("pinball",), standardize="robust"),
 )
 
 _LOSS_ALIASES = {n: r.name for r in LOSS_TABLE if r.trainable for n in (r.name, *r.aliases)}
 _LOSS_BY_ANY_NAME = {n: r for r in LOSS_TABLE for n in (r.name, *r.aliases, *r.other_names)}
-_SIGMOID_LOSSES, _SOFTMAX_LOSSES, _LINEAR_LOSSES = (
+_SIGMOID_LOSSES, _SOFTMAX_LOSSES = (
     tuple(r.name for r in LOSS_TABLE if r.trainable and r.activation == act)
-    for act in ("sigmoid", "softmax", "linear")
+    for act in ("sigmoid", "softmax")
 )
+_REGRESSION_LOSSES = tuple(r.name for r in LOSS_TABLE if r.trainable and r.family == "regression")
 #: Every loss name ``loss=`` accepts, aliases included.
 LOSS_NAMES: tuple[str, ...] = tuple(sorted(_LOSS_ALIASES))
+#: The loss names each estimator accepts (aliases included).
+CLASSIFIER_LOSS_NAMES: tuple[str, ...] = tuple(
+    n for n in LOSS_NAMES if _LOSS_BY_ANY_NAME[n].family != "regression"
+)
+REGRESSOR_LOSS_NAMES: tuple[str, ...] = tuple(
+    n for n in LOSS_NAMES if _LOSS_BY_ANY_NAME[n].family == "regression"
+)
 
 
 def loss_rule(name):
@@ -390,6 +418,9 @@ class OutputHead:
     units: int
     activation: str
     loss: str
+    #: The loss's parameters: ``(power,)`` for "tweedie", the quantile levels
+    #: (increasing) for "quantile"; empty for every other loss.
+    loss_params: tuple = ()
 
     @property
     def sparse_target(self):
@@ -408,8 +439,15 @@ class OutputHead:
 
     @property
     def target_width(self):
-        """How many columns of the encoded target this output trains on."""
-        return 1 if self.sparse_target else self.units
+        """How many columns of the encoded target this output trains on.
+
+        A list of quantile levels has one unit per level for one target column.
+        """
+        if self.sparse_target:
+            return 1
+        if self.loss == "quantile":
+            return self.units // len(self.loss_params)
+        return self.units
 
     def keras_code(self):
         """The Keras line that builds this output layer.
@@ -663,10 +701,62 @@ def _suggest(head_out, target_type):
         return (
             "use loss='sparse_categorical_crossentropy' or 'categorical_crossentropy' (or 'auto')"
         )
-    return f"use one of {', '.join(_LINEAR_LOSSES)} (or 'auto')"
+    return f"use one of {', '.join(_REGRESSION_LOSSES)} (or 'auto')"
 
 
-def check_loss(head, loss):
+def quantile_levels(quantile):
+    """The quantile level(s) of ``quantile=``, as a sorted tuple, or a ValueError.
+
+    Examples
+    --------
+    >>> quantile_levels(0.9), quantile_levels([0.95, 0.05, 0.5])
+    ((0.9,), (0.05, 0.5, 0.95))
+    """
+    values = np.ravel(np.asarray(quantile, dtype=object)).tolist() if quantile is not None else []
+    if not values or not all(
+        isinstance(q, (int, float, np.number)) and not isinstance(q, bool) and 0 < q < 1
+        for q in values
+    ):
+        raise ValueError(
+            f"quantile must be a level strictly between 0 and 1, or a list of such levels "
+            f"(e.g. quantile=0.9, or quantile=[0.05, 0.5, 0.95]); got {quantile!r}."
+        )
+    levels = tuple(sorted(float(q) for q in values))
+    if len(set(levels)) != len(levels):
+        raise ValueError(f"quantile lists a level twice: {list(levels)}; give each once.")
+    return levels
+
+
+def _regression_output(out, name, quantile, power):
+    """The output layer of a regression head trained with loss ``name``."""
+    rule = _LOSS_BY_ANY_NAME[name]
+    if rule.activation == "exp":
+        if name != "tweedie":
+            return OutputHead(out.units, "exp", name)
+        if (
+            isinstance(power, bool)
+            or not isinstance(power, (int, float, np.number))
+            or not (1 <= power <= 2)
+        ):
+            raise ValueError(
+                f"power must be a number in [1, 2] for loss='tweedie' (1 is Poisson, 2 is "
+                f"gamma, in between compound Poisson-gamma); got {power!r}."
+            )
+        return OutputHead(out.units, "exp", name, (float(power),))
+    if name != "quantile":
+        return OutputHead(out.units, "linear", name)
+    levels = quantile_levels(quantile)
+    if len(levels) == 1:
+        return OutputHead(out.units, "linear", name, levels)
+    if out.units > 1:
+        raise ValueError(
+            f"A list of quantiles ({list(levels)}) needs a 1-D target; y has {out.units} "
+            "columns. Fit one estimator per column, or give quantile a single level."
+        )
+    return OutputHead(len(levels), "increasing", name, levels)
+
+
+def check_loss(head, loss, *, quantile=None, power=1.5):
     """Fit ``loss`` to ``head``, or refuse a pairing that cannot learn.
 
     Parameters
@@ -676,6 +766,11 @@ def check_loss(head, loss):
     loss : str
         ``"auto"`` for the table's loss, or a loss name (see
         :data:`LOSS_NAMES`).
+    quantile : float or list of float, default=None
+        For ``loss="quantile"``: the level, or levels (one output unit each,
+        which never cross), in (0, 1).
+    power : float, default=1.5
+        For ``loss="tweedie"``: the power, in [1, 2].
 
     Returns
     -------
@@ -706,10 +801,13 @@ def check_loss(head, loss):
     name = resolve_loss(loss)
     outputs = []
     for out in head.outputs:
+        if out.activation == "linear" and name in _REGRESSION_LOSSES:
+            outputs.append(_regression_output(out, name, quantile, power))
+            continue
         allowed = {
             "sigmoid": _SIGMOID_LOSSES,
             "softmax": _SOFTMAX_LOSSES,
-            "linear": _LINEAR_LOSSES,
+            "linear": _REGRESSION_LOSSES,
         }[out.activation]
         if name not in allowed:
             what = (

@@ -166,3 +166,42 @@ def test_coefs_are_for_the_dense_body_only(digit_images):
     clf = AutoHeadClassifier(body=cnn, max_iter=1).fit(X_train, y_train)
     with pytest.raises(AttributeError, match="model_"):
         clf.coefs_  # noqa: B018
+
+
+def regularised(input_shape, strength=0.5):
+    """A body with its own losses: an L2 kernel and an L1 activity regulariser."""
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            keras.layers.Dense(
+                6, activation="tanh", kernel_regularizer=keras.regularizers.L2(strength),
+                activity_regularizer=keras.regularizers.L1(0.01),
+            ),
+        ]
+    )  # fmt: skip
+
+
+def test_a_bodys_own_regularisers_train_as_in_keras_fit():
+    """Kernel and activity regularisers of a body are in the objective skout
+    minimises, as Keras's fit adds model.losses to the loss: full-batch SGD
+    from the same start lands on Keras's weights (and a fit without them does
+    not)."""
+    from skout import _network
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 5).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1)
+    params = dict(solver="sgd", momentum=0.0, alpha=0.0, batch_size=40, shuffle=False,
+                  max_iter=3, tol=0.0, n_iter_no_change=100, learning_rate_init=0.05,
+                  random_state=0)  # fmt: skip
+    est = AutoHeadClassifier(body=KerasBody(regularised), **params).fit(X, y)
+    spec = est._spec
+    model = spec.build()
+    _network.set_weights(model, spec, spec.initial_weights(np.random.RandomState(0)))
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss=est.head_.loss)
+    model.fit(X, est._encoder.transform(y), epochs=3, batch_size=40, shuffle=False, verbose=0)
+    for ours, theirs in zip(est._weights, _network.get_weights(model, spec), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+    unregularised = AutoHeadClassifier(body=KerasBody(regularised, strength=0.0), **params)
+    kernel = unregularised.fit(X, y)._weights[0]
+    assert np.abs(kernel).sum() > np.abs(est._weights[0]).sum() * 1.001

@@ -15,60 +15,131 @@ from skout.heads import LOSS_TABLE, OutputHead
 XP = numpy_ops(np.float64)
 RNG = np.random.RandomState(0)
 
+#: One head per loss the engine trains with (two for the quantile loss: a
+#: list of levels, and one level over two target columns).
+HEADS = {
+    "binary_crossentropy": OutputHead(3, "sigmoid", "binary_crossentropy"),
+    "binary_focal_crossentropy": OutputHead(1, "sigmoid", "binary_focal_crossentropy"),
+    "sparse_categorical_crossentropy": OutputHead(3, "softmax", "sparse_categorical_crossentropy"),
+    "categorical_crossentropy": OutputHead(3, "softmax", "categorical_crossentropy"),
+    "categorical_focal_crossentropy": OutputHead(3, "softmax", "categorical_focal_crossentropy"),
+    "mean_squared_error": OutputHead(3, "linear", "mean_squared_error"),
+    "mean_absolute_error": OutputHead(3, "linear", "mean_absolute_error"),
+    "huber": OutputHead(3, "linear", "huber"),
+    "log_cosh": OutputHead(3, "linear", "log_cosh"),
+    "poisson": OutputHead(2, "exp", "poisson"),
+    "gamma": OutputHead(2, "exp", "gamma"),
+    "tweedie": OutputHead(2, "exp", "tweedie", (1.5,)),
+    "quantile": OutputHead(3, "increasing", "quantile", (0.1, 0.5, 0.9)),
+    "quantile, one level": OutputHead(2, "linear", "quantile", (0.3,)),
+}
 
-def _target(loss, units, n=12, rng=RNG):
-    family = {r.name: r.family for r in LOSS_TABLE}[loss]
-    if family == "sparse":
-        return rng.randint(0, units, (n, 1)).astype(np.float64)
-    if family == "categorical":
-        return np.eye(units)[rng.randint(0, units, n)]
-    if family == "binary":
-        return rng.randint(0, 2, (n, units)).astype(np.float64)
-    return rng.randn(n, units)
 
-
-def _activation(loss):
-    return {r.name: r.activation for r in LOSS_TABLE}[loss]
-
-
-TRAINED = sorted(LOSSES)
+def _target(out, n=12, rng=RNG):
+    if out.sparse_target:
+        return rng.randint(0, out.units, (n, 1)).astype(np.float64)
+    width = out.target_width
+    if out.loss.startswith("categorical"):
+        return np.eye(width)[rng.randint(0, width, n)]
+    if out.activation == "sigmoid":
+        return rng.randint(0, 2, (n, width)).astype(np.float64)
+    if out.loss == "poisson":
+        return rng.poisson(2.0, (n, width)).astype(np.float64)
+    if out.loss == "gamma":
+        return rng.gamma(2.0, 1.5, (n, width))
+    if out.loss == "tweedie":  # compound Poisson-gamma: exact zeros and amounts
+        return rng.poisson(1.0, (n, width)) * rng.gamma(2.0, 1.0, (n, width))
+    return rng.randn(n, width)
 
 
 def test_every_loss_skout_trains_with_is_written_here():
     trainable = {r.name for r in LOSS_TABLE if r.trainable}
     assert trainable == set(LOSSES)
+    assert {out.loss for out in HEADS.values()} == set(LOSSES)
 
 
-def _keras_value(loss, target, probabilities_or_values, units):
+def _keras_value(out, target, values):
     """Keras's own loss (its default arguments) on the head's outputs, per row."""
     keras = pytest.importorskip("keras")
-    fn = keras.losses.get(loss)
-    if loss == "sparse_categorical_crossentropy":
+    fn = keras.losses.get(out.loss)
+    if out.sparse_target:
         target = target[:, 0].astype(int)
-    value = np.asarray(keras.ops.convert_to_numpy(fn(target, probabilities_or_values)))
+    value = np.asarray(keras.ops.convert_to_numpy(fn(target, values)))
     # skout sums a sigmoid head's loss over its units (the row's likelihood).
-    return value * units if _activation(loss) == "sigmoid" else value
+    return value * out.units if out.activation == "sigmoid" else value
 
 
-@pytest.mark.parametrize("loss", TRAINED)
-def test_each_loss_means_what_keras_means_by_its_name(loss):
-    units = 1 if loss == "binary_focal_crossentropy" else 3
-    z = RNG.uniform(-3, 3, (12, units))  # moderate logits: Keras clips nothing
-    t = _target(loss, units)
-    ours = LOSSES[loss].value(XP, t, z, units)
-    outputs = objective.output_values(XP, _activation(loss), z).astype(np.float32)
-    theirs = _keras_value(loss, t.astype(np.float32), outputs, units)
+# skout's "poisson" is scikit-learn's (half the deviance): see below.
+KERAS_NAMED = [
+    name
+    for name in HEADS
+    if name in {r.name for r in LOSS_TABLE if r.keras_class} and name != "poisson"
+]
+
+
+@pytest.mark.parametrize("name", KERAS_NAMED)
+def test_each_keras_loss_means_what_keras_means_by_its_name(name):
+    out = HEADS[name]
+    z = RNG.uniform(-3, 3, (12, out.units))  # moderate logits: Keras clips nothing
+    t = _target(out)
+    ours = LOSSES[out.loss].value(XP, t, z, out)
+    outputs = objective.output_values(XP, out.activation, z).astype(np.float32)
+    theirs = _keras_value(out, t.astype(np.float32), outputs)
     np.testing.assert_allclose(ours, theirs, rtol=2e-5, atol=2e-6)
 
 
-@pytest.mark.parametrize("loss", TRAINED)
-def test_losses_stay_finite_where_probabilities_saturate(loss):
-    # Logits of +-200: sigmoid and softmax round to exactly 0 and 1 in float64,
-    # yet the loss (computed from logits) stays finite and exact.
-    units = 2
-    z = np.array([[200.0, -200.0], [-200.0, 200.0]])
-    t = _target(loss, units, n=2)
-    value = LOSSES[loss].value(XP, t, z, units)
+def test_poisson_trains_as_keras_poisson_does():
+    """Half the Poisson deviance differs from Keras's Poisson loss by terms in
+    the target alone: for any two predictions, the two losses differ alike."""
+    out = HEADS["poisson"]
+    t = _target(out)
+    z1, z2 = RNG.uniform(-1, 2, (2, 12, out.units))
+    ours = [LOSSES["poisson"].value(XP, t, z, out) for z in (z1, z2)]
+    theirs = [_keras_value(out, t, np.exp(z)) for z in (z1, z2)]
+    np.testing.assert_allclose(ours[0] - ours[1], theirs[0] - theirs[1], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "name", ["poisson", "gamma", "tweedie", "quantile", "quantile, one level"]
+)
+def test_each_regression_loss_means_what_scikit_learn_means_by_it(name):
+    from sklearn.metrics import (
+        mean_gamma_deviance,
+        mean_pinball_loss,
+        mean_poisson_deviance,
+        mean_tweedie_deviance,
+    )
+
+    out = HEADS[name]
+    z = RNG.uniform(-1, 2, (40, out.units))
+    t = _target(out, n=40)
+    ours = LOSSES[out.loss].value(XP, t, z, out).mean()
+    values = objective.output_values(XP, out.activation, z)
+    if out.loss == "quantile":
+        levels = out.loss_params * (out.units // len(out.loss_params))
+        columns = range(out.units)
+        theirs = np.mean([
+            mean_pinball_loss(t[:, min(k, t.shape[1] - 1)], values[:, k], alpha=levels[k])
+            for k in columns
+        ])  # fmt: skip
+    else:
+        deviance = {
+            "poisson": mean_poisson_deviance,
+            "gamma": mean_gamma_deviance,
+            "tweedie": lambda y, mu: mean_tweedie_deviance(y, mu, power=1.5),
+        }[out.loss]
+        theirs = np.mean([deviance(t[:, k], values[:, k]) for k in range(out.units)]) / 2
+    assert ours == pytest.approx(theirs, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", list(HEADS))
+def test_losses_stay_finite_where_probabilities_saturate(name):
+    # Logits of +-30 (+-200 for probabilities): outputs round to 0 and 1, or
+    # to huge means, yet the loss (computed from logits) stays finite.
+    out = HEADS[name]
+    bound = 30.0 if out.activation in ("exp", "increasing") else 200.0
+    z = np.where(np.arange(out.units) % 2 == 0, bound, -bound)[None, :].repeat(2, axis=0)
+    value = LOSSES[out.loss].value(XP, _target(out, n=2), z, out)
     assert np.all(np.isfinite(value))
 
 
@@ -120,38 +191,44 @@ def _autodiff_gradient(backend, fn, t, z):
 
 
 @pytest.mark.parametrize("backend", _autodiff_backends())
-@pytest.mark.parametrize("loss", [name for name in TRAINED if LOSSES[name].value_and_gradient])
-def test_written_out_gradients_are_the_derivative_of_the_loss(backend, loss):
+@pytest.mark.parametrize(
+    "name", [name for name, out in HEADS.items() if LOSSES[out.loss].value_and_gradient]
+)
+def test_written_out_gradients_are_the_derivative_of_the_loss(backend, name):
     """The plug-in the PyTorch loop uses is held to the shared definition (its
     value) and to automatic differentiation of it (its gradient), on every backend."""
-    units = 3
-    z = RNG.uniform(-4, 4, (10, units))
-    t = _target(loss, units, n=10)
-    value, by_hand = LOSSES[loss].value_and_gradient(XP, t, z, units)
-    np.testing.assert_allclose(value, LOSSES[loss].value(XP, t, z, units), rtol=1e-14)
-    auto = _autodiff_gradient(backend, lambda xp, t, z: LOSSES[loss].value(xp, t, z, units), t, z)
+    out = HEADS[name]
+    z = RNG.uniform(-2, 2, (10, out.units))
+    t = _target(out, n=10)
+    value, by_hand = LOSSES[out.loss].value_and_gradient(XP, t, z, out)
+    np.testing.assert_allclose(value, LOSSES[out.loss].value(XP, t, z, out), rtol=1e-14)
+    auto = _autodiff_gradient(
+        backend, lambda xp, t, z: LOSSES[out.loss].value(xp, t, z, out), t, z
+    )
     np.testing.assert_allclose(by_hand, auto, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("backend", _autodiff_backends())
 def test_every_backend_computes_the_same_loss(backend):
+    from contextlib import nullcontext
+
     from skout._engine.arrays import for_backend
 
     xp = for_backend(backend, "float64")
-    if backend == "jax":
-        context = _x64()
-    else:
-        from contextlib import nullcontext
+    with _x64() if backend == "jax" else nullcontext():
+        for name, out in HEADS.items():
+            z = RNG.uniform(-2, 2, (8, out.units))
+            t = _target(out, n=8)
+            ours = LOSSES[out.loss].value(XP, t, z, out)
+            theirs = LOSSES[out.loss].value(xp, xp.as_float(t), xp.as_float(z), out)
+            np.testing.assert_allclose(np.asarray(theirs), ours, rtol=1e-12, err_msg=name)
 
-        context = nullcontext()
-    with context:
-        for loss in TRAINED:
-            units = 3
-            z = RNG.uniform(-4, 4, (8, units))
-            t = _target(loss, units, n=8)
-            ours = LOSSES[loss].value(XP, t, z, units)
-            theirs = LOSSES[loss].value(xp, xp.as_float(t), xp.as_float(z), units)
-            np.testing.assert_allclose(np.asarray(theirs), ours, rtol=1e-12, err_msg=loss)
+
+def test_a_list_of_quantiles_never_crosses_whatever_the_logits():
+    z = RNG.uniform(-50, 50, (200, 4))
+    values = objective.output_values(XP, "increasing", z)
+    assert np.all(np.diff(values, axis=1) >= 0)
+    np.testing.assert_array_equal(values[:, 0], z[:, 0])
 
 
 def test_output_values_are_probabilities_even_for_huge_logits():

@@ -397,15 +397,20 @@ def test_importing_skout_does_not_import_keras_or_tensorflow(statement):
 # ------------------------------------------------ losses and decodings as data
 
 
-def test_loss_names_accepted_by_loss_are_unchanged():
-    from skout.heads import LOSS_NAMES
+def test_each_estimator_accepts_its_own_loss_names():
+    from skout.heads import CLASSIFIER_LOSS_NAMES, LOSS_NAMES, REGRESSOR_LOSS_NAMES
 
-    assert set(LOSS_NAMES) == {
-        *("absolute_error", "bce", "binary_crossentropy", "binary_focal_crossentropy"),
-        *("categorical_crossentropy", "categorical_focal_crossentropy", "cce", "huber"),
-        *("log_cosh", "mae", "mean_absolute_error", "mean_squared_error", "mse", "scce"),
-        *("sparse_categorical_crossentropy", "squared_error"),
+    assert set(CLASSIFIER_LOSS_NAMES) == {
+        *("bce", "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy"),
+        *("categorical_focal_crossentropy", "cce", "scce", "sparse_categorical_crossentropy"),
     }
+    assert set(REGRESSOR_LOSS_NAMES) == {
+        *("absolute_error", "huber", "log_cosh", "mae", "mean_absolute_error"),
+        *("mean_squared_error", "mse", "squared_error"),
+        # scikit-learn's MLPRegressor / HistGradientBoostingRegressor names
+        *("poisson", "gamma", "tweedie", "quantile", "pinball"),
+    }
+    assert set(LOSS_NAMES) == set(CLASSIFIER_LOSS_NAMES) | set(REGRESSOR_LOSS_NAMES)
 
 
 def test_loss_table_knows_the_doctors_extra_names():
@@ -418,7 +423,11 @@ def test_loss_table_knows_the_doctors_extra_names():
         check_loss(choose_head(np.array([0.5, 1.0]), estimator="regressor"), "mape")
     for rule in LOSS_TABLE:  # each loss trains the activation its family reads
         expected = {"binary": "sigmoid", "sparse": "softmax", "categorical": "softmax"}
-        assert rule.activation == expected.get(rule.family, "linear"), rule
+        if rule.family == "regression":  # a log link for the deviances, else identity
+            assert rule.activation in ("exp", "linear"), rule
+            assert (rule.activation == "exp") == (rule.standardize == "none"), rule
+        else:
+            assert rule.activation == expected[rule.family], rule
 
 
 CLASSIFIER_TARGETS = {

@@ -4,7 +4,8 @@ The estimators decide *what* to train (the head, the encoded data, the
 validation split, the parameters); the engine decides *how*. Its interface is
 :func:`train` with :class:`EngineOptions` and, for ``partial_fit``,
 :class:`Continuation`; :func:`forward` runs a fitted dense network in NumPy
-(the predict path); :func:`set_training_cache_size` bounds the compiled
+(the predict path) and :func:`decode` is each head's decision, which the
+target encoder turns into labels; :func:`set_training_cache_size` bounds the compiled
 programs a process keeps.
 
 Layout, from the bottom up (no module here imports anything outside the
@@ -28,9 +29,11 @@ engine but :mod:`skout._network`, :mod:`skout._framework`,
   (one fit: chunks, observers, verdict).
 """
 
+from .arrays import numpy_ops
 from .cache import clear_cache, set_training_cache_size, training_cache_size
 from .driver import NON_FINITE, Continuation, EngineOptions, TrainOutcome, backend_name, train
 from .network import forward
+from .objective import decode
 
 __all__ = [
     "NON_FINITE",
@@ -39,7 +42,9 @@ __all__ = [
     "TrainOutcome",
     "backend_name",
     "clear_cache",
+    "decode",
     "forward",
+    "numpy_ops",
     "set_training_cache_size",
     "train",
     "training_cache_size",

@@ -15,7 +15,7 @@ The vocabulary (every namespace has each name):
   ``tanh``, ``sigmoid``, ``relu``, ``power``, ``maximum``, ``minimum``,
   ``where``, ``equal``, ``greater``, ``isfinite``, ``logical_and``,
   ``logical_or``, ``logical_not``;
-- reductions: ``sum(x, axis=None)``, ``max(x, axis, keepdims=False)``,
+- reductions: ``sum(x, axis=None)``, ``cumsum(x, axis)``, ``max(x, axis, keepdims=False)``,
   ``all(x, axis)``, ``argmax(x, axis)``;
 - structure: ``matmul``, ``affine(x, w, b)`` (``x @ w + b``; one fused
   kernel where the library has it), ``t`` (transpose), ``dim(x, i)`` (the
@@ -108,6 +108,7 @@ def numpy_ops(dtype=np.float32):
         max=lambda x, axis, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
         all=lambda x, axis: np.all(x, axis=axis),
         argmax=lambda x, axis: np.argmax(x, axis=axis).astype(np.int32),
+        cumsum=lambda x, axis: np.cumsum(x, axis=axis),
         matmul=np.matmul,
         affine=lambda x, w, b: x @ w + b,
         t=lambda x: x.T,
@@ -179,6 +180,7 @@ def tensorflow_ops(dtype="float32"):
         max=lambda x, axis, keepdims=False: tf.reduce_max(x, axis=axis, keepdims=keepdims),
         all=lambda x, axis: tf.reduce_all(x, axis=axis),
         argmax=lambda x, axis: tf.argmax(x, axis=axis, output_type=i32),
+        cumsum=lambda x, axis: tf.cumsum(x, axis=axis),
         matmul=tf.matmul,
         affine=lambda x, w, b: tf.matmul(x, w) + b,
         t=tf.transpose,
@@ -251,6 +253,7 @@ def jax_ops(dtype="float32"):
         max=lambda x, axis, keepdims=False: jnp.max(x, axis=axis, keepdims=keepdims),
         all=lambda x, axis: jnp.all(x, axis=axis),
         argmax=lambda x, axis: jnp.argmax(x, axis=axis).astype(jnp.int32),
+        cumsum=lambda x, axis: jnp.cumsum(x, axis=axis),
         matmul=jnp.matmul,
         affine=lambda x, w, b: x @ w + b,
         t=lambda x: x.T,
@@ -361,6 +364,7 @@ def torch_ops(dtype="float32"):
         max=lambda x, axis, keepdims=False: torch.amax(x, dim=axis, keepdim=keepdims),
         all=lambda x, axis: torch.all(x, dim=axis),
         argmax=lambda x, axis: torch.argmax(x, dim=axis).to(i32),
+        cumsum=lambda x, axis: torch.cumsum(x, dim=axis),
         matmul=torch.matmul,
         affine=lambda x, w, b: torch.addmm(b, x, w),
         t=lambda x: x.t(),

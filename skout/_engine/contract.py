@@ -124,6 +124,8 @@ class Schedule:
     samples_seen: int = 0  # t_ before this call, for "invscaling"
     dropout: float = 0.0
     shuffle: bool = True
+    # The validation data's null loss: the baseline of a D^2 validation score.
+    validation_baseline: float = 1.0
 
 
 @dataclass

@@ -18,7 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .. import _devices
 from .._compat import warn_at_caller
-from . import rule
+from . import objective, rule
 from .contract import Carry, OptimizerSpec, Schedule, TrainerKey
 from .observers import observers_for
 
@@ -270,6 +270,14 @@ def as_state(value):
     return rule.StoppingState(float(best_loss), float(best_score), int(count))
 
 
+def _validation_baseline(key, validation):
+    """The null loss a D^2 validation score divides by (1.0 where it is unused)."""
+    outputs = key.network.outputs
+    if validation is None or key.task != "regression" or objective.uses_r2(key.task, outputs):
+        return 1.0
+    return max(objective.null_loss(outputs, validation[1], validation[2]), objective.EPS)
+
+
 def _train_epochs(options, loop, key, weights, data, validation, rng, incremental,
                   continuation, hooks):  # fmt: skip
     """Mini-batch training, chunk after chunk of compiled epochs."""
@@ -303,6 +311,7 @@ def _train_epochs(options, loop, key, weights, data, validation, rng, incrementa
         # One full batch: the order of its rows changes only the rounding of
         # its sum, so it is left unshuffled.
         shuffle=bool(options.shuffle) and batch_size < n_samples,
+        validation_baseline=_validation_baseline(key, validation),
     )
     observers = observers_for(options, key, weights, hooks, max_epochs,
                               -(-n_samples // batch_size))  # fmt: skip

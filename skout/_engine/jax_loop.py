@@ -145,7 +145,7 @@ class _Program:
                     Xv, Yv, Wv = validation
                     Zv, _, _ = net.logits(xp, trainable, frozen, Xv)
                     score, val_loss = objective.validation_metrics(
-                        xp, key.task, net.outputs, Yv, Zv, Wv
+                        xp, key.task, net.outputs, Yv, Zv, Wv, s["baseline"]
                     )
                 verdict = rule.after_epoch(
                     xp, state, loss=loss, score=score, learning_rate=lr, tol=s["tol"],
@@ -217,6 +217,7 @@ class _Program:
             "patience": np.int32(min(schedule.n_iter_no_change, np.iinfo(np.int32).max)),
             "lr_init": scalar(schedule.learning_rate), "power_t": scalar(schedule.power_t),
             "dropout": scalar(schedule.dropout), "seed": np.int32(schedule.seed),
+            "baseline": scalar(schedule.validation_baseline),
             "best_loss": scalar(carry.stopping.best_loss),
             "best_score": scalar(carry.stopping.best_score),
             "count": np.int32(carry.stopping.no_improvement_count),

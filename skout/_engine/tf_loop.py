@@ -118,6 +118,7 @@ class _Program:
             scalar, scalar, count,  # alpha, tol, n_iter_no_change
             scalar, scalar, scalar, scalar,  # lr_init, power_t, samples seen, dropout
             scalar, scalar, count,  # stopping state in
+            scalar,  # the validation baseline (D^2)
         ]  # fmt: skip
 
     # -- the program -------------------------------------------------------
@@ -132,7 +133,8 @@ class _Program:
 
     def _chunk(self, params, frozen, slots, step, lr, X, Y, W, Xv, Yv, Wv, orders,
                batch_size, seed, first_epoch, alpha, tol, patience,
-               lr_init, power_t, seen0, dropout, best_loss0, best_score0, count0):  # fmt: skip
+               lr_init, power_t, seen0, dropout, best_loss0, best_score0, count0,
+               baseline):  # fmt: skip
         """Run ``len(orders)`` epochs (or fewer, when the rule stops)."""
         import tensorflow as tf
 
@@ -171,7 +173,7 @@ class _Program:
             if key.has_validation:
                 Zv, _, _ = net.logits(xp, p, fr, Xv)
                 score, val_loss = objective.validation_metrics(
-                    xp, key.task, net.outputs, Yv, Zv, Wv
+                    xp, key.task, net.outputs, Yv, Zv, Wv, baseline
                 )
                 scores = scores.write(e, score)
                 val_losses = val_losses.write(e, val_loss)
@@ -271,7 +273,7 @@ class _Program:
             scalar(schedule.learning_rate), scalar(schedule.power_t),
             scalar(schedule.samples_seen), scalar(schedule.dropout),
             scalar(state.best_loss), scalar(state.best_score),
-            np.int32(state.no_improvement_count),
+            np.int32(state.no_improvement_count), scalar(schedule.validation_baseline),
         )  # fmt: skip
         (params, frozen, slots, step, lr, losses, scores, val_losses, n_run, stop, diverged,
          (best_loss, best_score, count), best, improved_any) = out  # fmt: skip

@@ -165,7 +165,9 @@ class _Program:
             score = val_loss = scalar(np.nan)
             if has_val:
                 Zv, _, _ = net.logits(xp, trainable, frozen, Xv)
-                metrics = objective.validation_metrics(xp, key.task, net.outputs, Yv, Zv, Wv)
+                metrics = objective.validation_metrics(
+                    xp, key.task, net.outputs, Yv, Zv, Wv, schedule.validation_baseline
+                )
                 score, val_loss = (scalar(float(v)) for v in metrics)
             done += 1
             verdict = rule.after_epoch(
