@@ -96,7 +96,22 @@ class GraphWriter:
         return self.node("Identity", [x], output=output)
 
 
-#: Keras activation -> ONNX node(s). Hidden layers and output functions alike.
+def _increasing(g, z):
+    """skout's "increasing" output (a list of quantiles that never cross): the
+    first logit, then each next one above it by softplus of its logit."""
+
+    def columns(start, end):
+        bounds = [g.constant(np.asarray([v], dtype=np.int64), "bound") for v in (start, end, 1)]
+        return g.node("Slice", [z, *bounds], "columns")
+
+    first = columns(0, 1)
+    steps = g.node("Softplus", [columns(1, np.iinfo(np.int64).max)], "steps")
+    above = g.node("CumSum", [steps, g.constant(np.asarray(1, dtype=np.int64), "axis")], "cumsum")
+    return g.node("Concat", [first, g.node("Add", [first, above], "above")], "increasing", axis=1)
+
+
+#: Keras activation -> ONNX node(s). Hidden layers and output functions alike
+#: (skout._engine.objective.OUTPUT_FUNCTIONS has the same names).
 ACTIVATIONS = {
     "linear": lambda g, z: z,
     "relu": lambda g, z: g.node("Relu", [z]),
@@ -104,6 +119,8 @@ ACTIVATIONS = {
     "sigmoid": lambda g, z: g.node("Sigmoid", [z]),
     # axis=1 is the class axis in every opset (opset 13 changed the default).
     "softmax": lambda g, z: g.node("Softmax", [z], axis=1),
+    "exp": lambda g, z: g.node("Exp", [z]),  # a log link: the output is the mean
+    "increasing": _increasing,
 }
 
 
