@@ -19,6 +19,7 @@ tampered file fails when it is loaded, with a clear message, rather than in
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, fields
 from numbers import Integral, Real
 
@@ -27,6 +28,8 @@ import numpy as np
 from ._encoding import TargetEncoder
 from ._network import BodySpec, NetworkSpec
 from .heads import Head, OutputHead
+
+_BUILD_LOCK = threading.RLock()
 
 
 def stopping_tuple(state):
@@ -93,7 +96,28 @@ class FittedState:
             attributes["classes_"] = self.encoder.classes_
         return attributes
 
+    def feature_attributes(self):
+        """``n_features_in_`` and (when X had names) ``feature_names_in_``."""
+        attributes = {"n_features_in_": self.n_features_in}
+        if self.feature_names_in is not None:
+            attributes["feature_names_in_"] = self.feature_names_in
+        return attributes
+
     # -- caches ---------------------------------------------------------------
+    def input_checker(self, cls):
+        """An instance of ``cls`` that knows only this state's features.
+
+        ``validate_data(reset=False)`` checks X against the object it is given;
+        given this one, it checks X against this state, whatever the estimator
+        shows meanwhile.
+        """
+        checker = self.cache.get("input_checker")
+        if type(checker) is not cls:
+            checker = object.__new__(cls)
+            checker.__dict__.update(self.feature_attributes())
+            self.cache["input_checker"] = checker
+        return checker
+
     @property
     def keras_model(self):
         """The Keras model, if it has been built (``model_``), else None."""
@@ -116,25 +140,34 @@ class FittedState:
             self.cache["weights64"] = [w.astype(np.float64) for w in self.weights]
         return self.cache["weights64"]
 
-    def build_keras_model(self):
+    def build_keras_model(self, compile_options=None):
+        """This state's Keras model: built once, then the same object.
+
+        ``compile_options`` (``optimizer`` as a ``keras.optimizers`` class
+        name, and its settings) compile it with the head's loss the first
+        time it is built.
+        """
         from . import _network
 
-        model = self.keras_model
-        if model is None:
-            model = self.spec.build()
-            _network.set_weights(model, self.spec, list(self.weights))
-            self.cache["keras_model"] = model
+        with _BUILD_LOCK:  # two threads asking at once get the same model
+            model = self.keras_model
+            if model is None:
+                model = self.spec.build()
+                _network.set_weights(model, self.spec, list(self.weights))
+                if compile_options is not None:
+                    _network.compile_like(model, self.head.outputs, **compile_options)
+                self.cache["keras_model"] = model
         return model
 
     def predict_fn(self):
-        """The compiled predict function of this state's Keras model."""
+        """``predict(X)`` with this state's weights, compiled once per architecture."""
         from . import _network
 
-        predict = self.cache.get("predict_fn")
-        if predict is None:
-            predict = _network.compiled_predict(self.build_keras_model(), self.spec)
-            self.cache["predict_fn"] = predict
-        return predict
+        predict = _network.architecture_predict(self.spec)
+        if self.keras_model is not None:  # the user may change its weights
+            return lambda X: predict(self.current_weights(), X)
+        weights = list(self.weights)
+        return lambda X: predict(weights, X)
 
     # -- persistence ------------------------------------------------------------
     def to_dict(self):

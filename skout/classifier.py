@@ -7,8 +7,8 @@ from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
+from sklearn.utils.multiclass import type_of_target, unique_labels
+from sklearn.utils.validation import check_array, check_consistent_length
 
 from ._base import _AutoHeadBase
 from ._compat import StrOptions, _check_sample_weight, _fit_context, warn_at_caller
@@ -279,13 +279,14 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
             return float(np.average(right, weights=sample_weight))
         return accuracy_score(y_true, y_pred, sample_weight=sample_weight)
 
-    def _check_warm_start_target(self, y):
-        if self.head_.target_type in ("binary", "multiclass"):
+    def _check_warm_start_target(self, previous, y):
+        known = previous.encoder.classes_
+        if previous.head.target_type in ("binary", "multiclass"):
             labels = np.unique(y)
-            if not np.array_equal(labels, self.classes_):
+            if not np.array_equal(labels, known):
                 raise ValueError(
                     "warm_start can only be used where `y` has the same classes as "
-                    f"in the previous call to fit. Previously got {self.classes_}, "
+                    f"in the previous call to fit. Previously got {known}, "
                     f"`y` has {labels}"
                 )
 
@@ -348,8 +349,8 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
             one-hot rows or a 0/1 matrix for indicator targets, one label per
             column for multiclass-multioutput.
         """
-        outputs = self._network_outputs(X)  # checks fitted and X first
-        return self._encoder.predict(outputs)
+        state = self._state()  # read once: a refit elsewhere swaps in a whole new one
+        return state.encoder.predict(self._network_outputs(state, X))
 
     def predict_proba(self, X):
         """Class probabilities, in scikit-learn's shapes.
@@ -366,8 +367,8 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
             probabilities for multilabel; a list with one array per output for
             multiclass-multioutput.
         """
-        outputs = self._network_outputs(X)  # checks fitted and X first
-        return self._encoder.proba(outputs)
+        state = self._state()
+        return state.encoder.proba(self._network_outputs(state, X))
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.
@@ -400,21 +401,26 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         -------
         score : float
         """
-        check_is_fitted(self)
+        state = self._state()
         y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
         check_consistent_length(X, y, sample_weight)
-        if self.target_type_ != "multiclass-multioutput":
+        y_pred = state.encoder.predict(self._network_outputs(state, X))
+        if state.head.target_type != "multiclass-multioutput":
             try:
-                return super().score(X, y, sample_weight=sample_weight)
+                return accuracy_score(y, y_pred, sample_weight=sample_weight)
             except TypeError as exc:  # np.unique on mixed label types
                 raise ValueError(f"Cannot compare y with the predictions: {exc}") from exc
-        if y.ndim != 2 or y.shape[1] != self.n_outputs_:
+        if y.ndim != 2 or y.shape[1] != state.n_outputs:
             raise ValueError(
                 f"y has {1 if y.ndim == 1 else y.shape[1]} column(s) but the model "
-                f"predicts {self.n_outputs_}."
+                f"predicts {state.n_outputs}."
             )
+        for j in range(y.shape[1]):
+            # As accuracy_score does for one output: strings against numbers
+            # are a mistake to report, not a score of 0.
+            unique_labels(y[:, j], y_pred[:, j])
         sample_weight = _check_sample_weight(sample_weight, y)
-        right = np.all(self.predict(X) == y, axis=1)
+        right = np.all(y_pred == y, axis=1)
         return float(np.average(right, weights=sample_weight))
 
     def __sklearn_tags__(self):

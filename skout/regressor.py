@@ -273,5 +273,5 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Same layout as the ``y`` given to ``fit``.
         """
-        outputs = self._network_outputs(X)  # checks fitted and X first
-        return self._encoder.predict(outputs)
+        state = self._state()  # read once: a refit elsewhere swaps in a whole new one
+        return state.encoder.predict(self._network_outputs(state, X))
