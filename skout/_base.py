@@ -151,6 +151,9 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
     def _check_warm_start_target(self, previous, y):
         """Refuse a target that the fitted network (``previous``) cannot continue on."""
 
+    def _check_continued_target(self, previous, y):
+        """Refuse a batch (partial_fit, warm_start) the head of ``previous`` cannot represent."""
+
     # -- parameters ------------------------------------------------------------
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -291,10 +294,13 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         )
         if sp.issparse(X):
             X = X.toarray()  # the network trains on dense float32 batches
+        y_sparse = sp.issparse(y)
+        if y_sparse:
+            y = y.toarray()  # a target is n x K: small; its head is read from the values
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        return X, y, sample_weight
+        return X, y, sample_weight, y_sparse
 
     def _fit(self, X, y, sample_weight, *, validation=(None, None, None),
              incremental=False, classes=None):  # fmt: skip
@@ -347,7 +353,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         previous = self.__dict__.get("_fitted")
         continuing = previous is not None and (incremental or self.warm_start)
         checker = self._input_checker(previous if continuing else None)
-        X, y, sample_weight = self._validate_fit_data(
+        X, y, sample_weight, y_sparse = self._validate_fit_data(
             checker, X, y, sample_weight, reset=not continuing
         )
         n_features_in = checker.n_features_in_
@@ -368,6 +374,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
                 )
             if not incremental:
                 self._check_warm_start_target(previous, y)
+            self._check_continued_target(previous, y)
             head, encoder = previous.head, previous.encoder
             weights = previous.current_weights()
             spec = self._network_spec(X, head)
@@ -380,7 +387,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         else:
             head = check_loss(self._choose_head(y, classes), self.loss)
             encoder = TargetEncoder(head).fit(
-                y, classes=classes, like=y, sample_weight=sample_weight,
+                y, classes=classes, like=y, sample_weight=sample_weight, sparse=y_sparse,
                 **self._encoder_options(),
             )  # fmt: skip
             self._check_target_scale(y, encoder)

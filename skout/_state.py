@@ -286,10 +286,10 @@ def _damaged(what):
     )
 
 
-def _check_keys(data, expected, what):
+def _check_keys(data, expected, what, optional=frozenset()):
     if not isinstance(data, dict):
         raise _damaged(f"{what} is a {type(data).__name__}, not a dict")
-    missing, unknown = expected - set(data), set(data) - expected
+    missing, unknown = expected - set(data), set(data) - expected - set(optional)
     if missing or unknown:
         raise _damaged(
             f"{what} misses {sorted(missing)}" if missing else f"{what} has {sorted(unknown)}"
@@ -466,6 +466,8 @@ def _encoder_to_dict(encoder):
         "mean": None,
         "scale": None,
     }
+    if getattr(encoder, "sparse_", False):
+        data["sparse"] = True  # only then: files without the key load as before
     if classes is None:
         data["mean"] = np.asarray(encoder.mean_, dtype=np.float64)
         data["scale"] = np.asarray(encoder.scale_, dtype=np.float64)
@@ -473,8 +475,16 @@ def _encoder_to_dict(encoder):
 
 
 def _encoder_from_dict(data, head):
-    _check_keys(data, {"ndim", "dtype", "n_columns", "classes", "mean", "scale"}, "the encoder")
+    _check_keys(
+        data,
+        {"ndim", "dtype", "n_columns", "classes", "mean", "scale"},
+        "the encoder",
+        optional={"sparse"},
+    )
     encoder = TargetEncoder(head)
+    encoder.sparse_ = data.get("sparse", False)
+    if type(encoder.sparse_) is not bool:
+        raise _damaged(f"the encoder's sparse flag is {encoder.sparse_!r}, not True or False")
     encoder.ndim_ = _int(data["ndim"], "ndim", minimum=1)
     if encoder.ndim_ > 2:
         raise _damaged(f"the target had {encoder.ndim_} dimensions")
