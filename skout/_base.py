@@ -156,14 +156,13 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
 
     # -- parameters ------------------------------------------------------------
     def _hidden_sizes(self):
+        """The hidden layers' widths; ``()`` (as in MLP): no hidden layer."""
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, Integral) else list(np.ravel(sizes))
-        if not sizes or not all(
-            isinstance(s, Integral) and not isinstance(s, bool) and s >= 1 for s in sizes
-        ):
+        if not all(isinstance(s, Integral) and not isinstance(s, bool) and s >= 1 for s in sizes):
             raise ValueError(
                 "hidden_layer_sizes must be a positive int or a sequence of "
-                f"positive ints, got {self.hidden_layer_sizes!r}."
+                f"positive ints (() for no hidden layer), got {self.hidden_layer_sizes!r}."
             )
         return tuple(int(s) for s in sizes)
 

@@ -38,6 +38,8 @@ def _architecture(spec):
     heads = " + ".join(f"{o.units} {o.activation}" for o in spec.outputs)
     if spec.predicts_in_numpy:
         hidden = " → ".join(f"{units} {spec.activation}" for units in spec.hidden_layer_sizes)
+        if not hidden:  # hidden_layer_sizes=(): a linear (or logistic) model
+            return f"{spec.n_features} inputs → {heads}"
         dropout = f" (dropout {spec.dropout:g})" if spec.dropout else ""
         return f"{spec.n_features} inputs → {hidden}{dropout} → {heads}"
     try:

@@ -421,7 +421,7 @@ def _spec_from_dict(data):
         "the network",
     )
     sizes = data["hidden_layer_sizes"]
-    if not isinstance(sizes, (list, tuple)) or not sizes:
+    if not isinstance(sizes, (list, tuple)):  # empty: no hidden layer
         raise _damaged("hidden_layer_sizes is not a list of ints")
     from ._network import KERAS_ACTIVATIONS
 

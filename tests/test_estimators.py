@@ -440,3 +440,33 @@ def test_verbose_prints_one_line_per_epoch(X, targets, capsys, early_stopping):
 def test_quiet_fit_prints_nothing(X, targets, tiny, capsys):
     AutoHeadClassifier(**tiny).fit(X, targets["binary-int"])
     assert capsys.readouterr().out == ""
+
+
+# -- issue 24, finding 3: hidden_layer_sizes=() as in MLP -------------------------------
+@pytest.mark.parametrize("sizes", [(), []])
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_no_hidden_layer_is_a_logistic_model_as_in_mlp(sizes, solver):
+    from sklearn.neural_network import MLPClassifier
+
+    Xl = np.random.RandomState(0).randn(80, 3)
+    y = np.where(Xl[:, 0] - Xl[:, 1] > 0, "a", "b")
+    clf = AutoHeadClassifier(
+        hidden_layer_sizes=sizes, solver=solver, max_iter=200, learning_rate_init=0.05,
+        random_state=0,
+    ).fit(Xl, y)  # fmt: skip
+    mlp = MLPClassifier(hidden_layer_sizes=sizes, max_iter=5).fit(Xl, y)
+    assert clf.n_layers_ == mlp.n_layers_ == 2
+    assert [w.shape for w in clf.coefs_] == [w.shape for w in mlp.coefs_] == [(3, 1)]
+    assert clf.score(Xl, y) > 0.95
+    assert "3 inputs → 1 sigmoid" in clf._repr_mimebundle_()["text/plain"]
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(Xl), clf.predict_proba(Xl))
+    keras_proba = clf.model_.predict(Xl, verbose=0)[:, 0]
+    np.testing.assert_allclose(keras_proba, clf.predict_proba(Xl)[:, 1], rtol=1e-4, atol=1e-6)
+
+
+def test_no_hidden_layer_regressor_is_linear():
+    Xl = np.random.RandomState(1).randn(80, 3)
+    y = Xl @ np.array([1.0, -2.0, 0.5]) + 4.0
+    reg = AutoHeadRegressor(hidden_layer_sizes=(), solver="lbfgs", max_iter=500).fit(Xl, y)
+    assert reg.score(Xl, y) > 0.999
