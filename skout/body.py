@@ -231,31 +231,66 @@ def canonical_config(model):
     (``conv2d_3``, ``conv2d_4``); renaming them by position makes the same
     architecture give the same text, so fits of one architecture share one
     compiled training function.
+
+    The names are renamed where the config's structure holds them: each
+    layer's (and nested model's) name, and the references to layers in the
+    inbound nodes and in a functional model's input and output layers. Any
+    other string is left alone, so a layer may be named like a config key or
+    value (``"activation"``, ``"units"``, ``"relu"``, ``"float32"``).
     """
     keras = import_keras()
     config = keras.saving.serialize_keras_object(model)
-    names = []
+    new_names = {}
 
-    def walk(layer):
-        names.append(layer.name)
-        for sub in getattr(layer, "layers", None) or []:
-            walk(sub)
+    def rename(old):
+        # One new name per old name: names unique in a model stay unique.
+        return new_names.setdefault(old, f"skout_layer_{len(new_names)}")
 
-    def inputs(node):
-        # A Sequential's InputLayer is in its config but not in .layers.
-        if isinstance(node, dict):
-            if node.get("class_name") == "InputLayer":
-                names.append(node["config"]["name"])
-            for value in node.values():
-                inputs(value)
-        elif isinstance(node, list):
-            for value in node:
-                inputs(value)
+    _rename_layer(config, rename)
+    return json.dumps(config, sort_keys=True)
 
-    walk(model)
-    inputs(config)
-    text = json.dumps(config, sort_keys=True)
-    # Quoted, whole-token replacement, numbered in the order they are met.
-    for i, name in enumerate(dict.fromkeys(names)):
-        text = text.replace(json.dumps(name), json.dumps(f"skout_layer_{i}"))
-    return text
+
+def _rename_layer(entry, rename):
+    """Rename a serialised layer (or model), the layers in it and their references."""
+    if not isinstance(entry, dict):
+        return
+    inner = entry.get("config")
+    if isinstance(inner, dict) and isinstance(inner.get("name"), str):
+        inner["name"] = rename(inner["name"])
+    if isinstance(entry.get("name"), str):  # a functional model's entry for a layer
+        entry["name"] = rename(entry["name"])
+    if not isinstance(inner, dict):
+        return
+    for layer in inner.get("layers") or []:  # a model: its layers, in order
+        _rename_layer(layer, rename)
+    for layer in inner.get("layers") or []:
+        if isinstance(layer, dict):
+            _rename_tensor_references(layer.get("inbound_nodes"), rename)
+    for key in ("input_layers", "output_layers"):
+        if key in inner:
+            inner[key] = _rename_layer_references(inner[key], rename)
+
+
+def _rename_tensor_references(node, rename):
+    """Rename the layer each serialised tensor (``__keras_tensor__``) comes from."""
+    if isinstance(node, dict):
+        history = (node.get("config") or {}).get("keras_history")
+        if node.get("class_name") == "__keras_tensor__" and isinstance(history, list) and history:
+            history[0] = rename(history[0])
+            return
+        for value in node.values():
+            _rename_tensor_references(value, rename)
+    elif isinstance(node, list):
+        for value in node:
+            _rename_tensor_references(value, rename)
+
+
+def _rename_layer_references(value, rename):
+    """``[layer_name, node_index, tensor_index]`` entries, alone or in lists or dicts."""
+    if isinstance(value, list):
+        if len(value) == 3 and isinstance(value[0], str) and not isinstance(value[1], list):
+            return [rename(value[0]), *value[1:]]
+        return [_rename_layer_references(v, rename) for v in value]
+    if isinstance(value, dict):
+        return {k: _rename_layer_references(v, rename) for k, v in value.items()}
+    return value

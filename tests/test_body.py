@@ -165,3 +165,62 @@ def test_coefs_are_for_the_dense_body_only(digit_images):
     clf = AutoHeadClassifier(body=cnn, max_iter=1).fit(X_train, y_train)
     with pytest.raises(AttributeError, match="model_"):
         clf.coefs_  # noqa: B018
+
+
+# -- issue 24, finding 1: layer names never corrupt the rebuilt body -------------------------
+def _named_dense(input_shape):
+    inputs = keras.Input(input_shape, name="units")
+    h = keras.layers.Dense(6, activation="relu", name="relu")(inputs)
+    g = keras.layers.Dense(6, activation="tanh", name="float32")(inputs)
+    return keras.Model(inputs, keras.layers.Add(name="tanh")([h, g]))
+
+
+def _named_activation(input_shape):
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            keras.layers.Dense(6, name="dense"),
+            keras.layers.Activation("relu", name="activation"),
+        ]
+    )
+
+
+def _dropout_before_lstm(input_shape):
+    return keras.Sequential(
+        [keras.Input(input_shape), keras.layers.Dropout(0.1, name="dropout"), keras.layers.LSTM(4)]
+    )
+
+
+@pytest.mark.parametrize(
+    "build, sample_shape",
+    [(_named_dense, (5,)), (_named_activation, (5,)), (_dropout_before_lstm, (3, 2))],
+    ids=["relu-tanh-units-float32", "activation", "dropout-before-lstm"],
+)
+def test_layers_named_like_config_keys_or_values_train(build, sample_shape):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, *sample_shape)).astype(np.float32)
+    y = np.where(X.reshape(40, -1)[:, 0] > 0, "a", "b")
+    clf = AutoHeadClassifier(body=KerasBody(build), max_iter=3, random_state=0).fit(X, y)
+    assert clf.predict_proba(X).shape == (40, 2)
+    plain = build(sample_shape)  # Keras rebuilds the same body from its own config
+    rebuilt = keras.Model.from_config(plain.get_config())
+    assert [type(layer).__name__ for layer in rebuilt.layers] == [
+        type(layer).__name__ for layer in plain.layers
+    ]
+
+
+def test_canonical_config_renames_layers_only():
+    import json
+
+    from skout.body import canonical_config
+
+    first = canonical_config(_named_dense((5,)))
+    assert first == canonical_config(_named_dense((5,)))  # positional names
+    config = json.loads(first)["config"]
+    dense = [layer["config"] for layer in config["layers"] if layer["class_name"] == "Dense"]
+    assert [d["activation"] for d in dense] == ["relu", "tanh"]
+    assert all(d["units"] == 6 and d["dtype"]["config"]["name"] == "float32" for d in dense)
+    names = [layer["name"] for layer in config["layers"]]
+    assert len(set(names)) == 4 and all(n.startswith("skout_layer_") for n in names)
+    output = config["output_layers"]  # [name, 0, 0], or a list of such
+    assert (output[0] if isinstance(output[0], str) else output[0][0]) == names[-1]
