@@ -274,21 +274,27 @@ def _rename_layer(entry, rename):
 def _rename_tensor_references(node, rename):
     """Rename the layer each serialised tensor (``__keras_tensor__``) comes from."""
     if isinstance(node, dict):
-        history = (node.get("config") or {}).get("keras_history")
-        if node.get("class_name") == "__keras_tensor__" and isinstance(history, list) and history:
-            history[0] = rename(history[0])
+        inner = node.get("config")
+        if node.get("class_name") == "__keras_tensor__" and isinstance(inner, dict):
+            history = inner.get("keras_history")  # (layer name, node index, tensor index)
+            if isinstance(history, (list, tuple)) and history:
+                inner["keras_history"] = [rename(history[0]), *history[1:]]
             return
         for value in node.values():
             _rename_tensor_references(value, rename)
-    elif isinstance(node, list):
+    elif isinstance(node, (list, tuple)):
         for value in node:
             _rename_tensor_references(value, rename)
 
 
 def _rename_layer_references(value, rename):
     """``[layer_name, node_index, tensor_index]`` entries, alone or in lists or dicts."""
-    if isinstance(value, list):
-        if len(value) == 3 and isinstance(value[0], str) and not isinstance(value[1], list):
+    if isinstance(value, (list, tuple)):
+        if (
+            len(value) == 3
+            and isinstance(value[0], str)
+            and not isinstance(value[1], (list, tuple))
+        ):
             return [rename(value[0]), *value[1:]]
         return [_rename_layer_references(v, rename) for v in value]
     if isinstance(value, dict):
