@@ -440,23 +440,32 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
             score_fn=lambda outputs, v: self._score_outputs(encoder, outputs, v[3], v[2]),
             incremental=incremental, continuation=continuation, hooks=hooks,
         )  # fmt: skip
-        return self._outcome_state(build, previous if incremental else None, result), hooks
+        continued = previous if continuing else None
+        return self._outcome_state(build, continued, result, incremental), hooks
 
-    def _outcome_state(self, build, previous, result):
-        """The new FittedState from the engine's outcome (``previous``: the
-        state a partial_fit goes on from, whose curves it extends)."""
+    def _outcome_state(self, build, previous, result, incremental):
+        """The new FittedState from the engine's outcome.
+
+        ``previous`` is the state a continued fit goes on from: ``partial_fit``
+        and a warm-start ``fit`` extend its curves (``loss_curve_``,
+        ``validation_scores_``) and samples seen (``t_``), as scikit-learn's MLP
+        does; ``n_iter_`` counts this fit's epochs after a warm start (MLP's
+        count) and every epoch of a ``partial_fit`` chain.
+        """
         curve = [float(v) for v in result.loss_curve]
         scores = _floats(result.validation_scores)
         val_losses = _floats(result.validation_losses)
         n_iter, t = result.n_iter, result.n_samples * result.n_iter
-        if previous is not None:  # partial_fit: the curves go on
+        if previous is not None:  # the curves go on
             curve = [*previous.loss_curve, *curve]
             if scores is not None:
                 scores = [*(previous.validation_scores or ()), *scores]
                 val_losses = [*(previous.validation_loss_curve or ()), *val_losses]
-            else:
+            elif incremental:
                 scores, val_losses = previous.validation_scores, previous.validation_loss_curve
-            n_iter, t = previous.n_iter + n_iter, previous.t + t
+            t = previous.t + t
+            if incremental:
+                n_iter = previous.n_iter + n_iter
         stopping = stopping_tuple(result.state)
         if self.early_stopping:
             best_loss, best_score = None, stopping[1]

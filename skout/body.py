@@ -52,6 +52,7 @@ class KerasBody(BaseEstimator):
     """
 
     def __init__(self, build_fn, **params):
+        _check_param_names(params)
         self.build_fn = build_fn
         self._param_names = sorted(params)
         for name, value in params.items():
@@ -61,6 +62,7 @@ class KerasBody(BaseEstimator):
         return {"build_fn": self.build_fn, **{n: getattr(self, n) for n in self._param_names}}
 
     def set_params(self, **params):
+        _check_param_names({n: v for n, v in params.items() if n != "build_fn"})
         for name, value in params.items():
             if name != "build_fn" and name not in self._param_names:
                 self._param_names = sorted({*self._param_names, name})
@@ -74,6 +76,17 @@ class KerasBody(BaseEstimator):
 
     def __sklearn_clone__(self):
         return KerasBody(**self.get_params())
+
+
+def _check_param_names(params):
+    """A hyperparameter may not hide one of KerasBody's own names (``build``, ...)."""
+    taken = [n for n in params if n.startswith("_") or hasattr(KerasBody, n)]
+    if taken:
+        raise ValueError(
+            f"Invalid parameter {taken[0]!r} for KerasBody: it would hide KerasBody."
+            f"{taken[0]}. Name the build function's hyperparameter otherwise "
+            "(KerasBody's own names are build_fn, build, get_params and set_params)."
+        )
 
 
 def body_spec(body, input_shape, outputs):
@@ -116,12 +129,12 @@ def body_model(body, input_shape):
     elif callable(body):
         model = _build(body, input_shape)
     else:
-        raise ValueError(
+        raise TypeError(
             "body must be a keras.Model, a callable build(input_shape) -> "
             f"keras.Model, or a skout.KerasBody; got {type(body).__name__}."
         )
     if not isinstance(model, keras.layers.Layer):
-        raise ValueError(
+        raise TypeError(
             f"The body built a {type(model).__name__}, not a Keras model: return "
             "a keras.Model (e.g. keras.Sequential) from the build function."
         )
@@ -142,12 +155,16 @@ def _reshape_hint(input_shape):
 
 
 def _build(build_fn, input_shape):
+    """The build function's model; its own ValueError or TypeError keeps its type."""
     try:
         return build_fn(input_shape)
     except (ValueError, TypeError) as exc:
-        raise ValueError(
+        # A TypeError (an unexpected keyword, say) is about the arguments, not X.
+        hint = _reshape_hint(input_shape) if isinstance(exc, ValueError) else ""
+        kind = TypeError if isinstance(exc, TypeError) else ValueError
+        raise kind(
             f"The body could not be built for samples of shape {input_shape} (the "
-            f"shape of X without its first axis): {exc}.{_reshape_hint(input_shape)}"
+            f"shape of X without its first axis): {exc}.{hint}"
         ) from exc
 
 

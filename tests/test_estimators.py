@@ -363,7 +363,7 @@ def test_warm_start_continues_from_the_previous_weights(X, targets):
     first = list(clf.loss_curve_)
     assert first[0] - first[-1] > 0.1  # the first fit moved the weights a lot
     clf.fit(X, y)
-    second = clf.loss_curve_
+    second = clf.loss_curve_[len(first) :]  # the curve goes on, as MLP's does
     assert abs(second[0] - first[-1]) < 0.25 * (first[0] - first[-1])
     cold = AutoHeadClassifier(**params).fit(X, y)
     assert cold.loss_curve_[0] == pytest.approx(first[0])
@@ -470,3 +470,25 @@ def test_no_hidden_layer_regressor_is_linear():
     y = Xl @ np.array([1.0, -2.0, 0.5]) + 4.0
     reg = AutoHeadRegressor(hidden_layer_sizes=(), solver="lbfgs", max_iter=500).fit(Xl, y)
     assert reg.score(Xl, y) > 0.999
+
+
+# -- issue 24: a warm-start fit extends the curves, as MLPRegressor does ----------------
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_warm_start_extends_the_curves_as_mlp_does(early_stopping):
+    from sklearn.neural_network import MLPRegressor
+
+    Xw = np.random.RandomState(0).randn(80, 3)
+    y = Xw[:, 0] - Xw[:, 1]
+    params = dict(max_iter=5, warm_start=True, early_stopping=early_stopping, random_state=0)
+    params.update(n_iter_no_change=50)  # run every epoch
+    ours, mlp = AutoHeadRegressor(hidden_layer_sizes=(4,), **params), MLPRegressor(**params)
+    for est in (ours, mlp):
+        est.fit(Xw, y)
+        first_curve = list(est.loss_curve_)
+        est.fit(Xw, y)
+        assert est.loss_curve_[:5] == first_curve
+    assert len(ours.loss_curve_) == len(mlp.loss_curve_) == 10
+    assert ours.n_iter_ == mlp.n_iter_ == 5
+    assert ours.t_ == mlp.t_
+    if early_stopping:
+        assert len(ours.validation_scores_) == len(mlp.validation_scores_) == 10

@@ -483,7 +483,13 @@ BAD_INPUT = {
     "body-int32-layer-fit": Case("clf", "fit", X, Y_CLF, params=_body(_int32_body),
                                  match="computes in int32"),
     "body-not-a-model-fit": Case("clf", "fit", X, Y_CLF, params={"body": "resnet"},
-                                 match="body must be a keras.Model"),
+                                 raises=TypeError, match="body must be a keras.Model"),
+    "body-builder-unexpected-keyword-fit": Case(
+        "clf", "fit", X, Y_CLF, params={"body": skout.KerasBody(_dense_body, units=3)},
+        raises=TypeError, match="could not be built.*unexpected keyword argument 'units'"),
+    "body-parameter-hides-build-set_params": Case(
+        "clf", "set_params", None, params={"body": skout.KerasBody(_dense_body)},
+        fit_kw={"body__build": 3}, match="Invalid parameter 'build' for KerasBody"),
     "body-X-beyond-float32-predict": Case("clf", "predict", _with(X, 0, 1e39),
                                           trained_on="clf-body",
                                           match="beyond float32's range"),
@@ -520,6 +526,8 @@ def _call(case):
         return est.fit(case.X, case.y, **case.fit_kw)
     if case.where == "partial_fit":
         return est.partial_fit(case.X, case.y, **case.fit_kw)
+    if case.where == "set_params":
+        return est.set_params(**case.fit_kw)
     if case.where == "warm-refit":
         est = ESTIMATORS[case.est](**TINY, warm_start=True).fit(*TRAINING[case.est])
         return est.set_params(**case.params).fit(case.X, case.y, **case.fit_kw)
