@@ -552,6 +552,9 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
                 y_numeric=self._task == "regression",
             )  # fmt: skip
             sw_val = _check_sample_weight(sw_val, X_val, ensure_non_negative=True)
+            # Scored in float32 too: weights it cannot hold would make every
+            # validation score NaN, and early stopping would never stop.
+            _check_weights(sw_val, "validation weights (sample_weight_val)")
             val = (*pack(X_val, encoder.transform(y_val), sw_val), y_val)
             return pack(X, Y, sample_weight), val
         if not self.early_stopping:
@@ -720,12 +723,35 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
                 "saved it, or refit the model."
             )
         data = state.pop("_fitted_state", None)
-        fitted = None if data is None else FittedState.from_dict(data)
+        fitted = None if data is None else FittedState.from_dict(data, task=self._task)
         for name in _FITTED_ATTRIBUTES:
             state.pop(name, None)
+        self._check_saved_names(state)
         super().__setstate__(state)
         if fitted is not None:
             self._swap_in(fitted)
+
+    def _check_saved_names(self, state):
+        """Refuse saved attributes that would stand in for skout's own.
+
+        The fitted state comes only from ``_fitted_state``, checked above; a
+        saved ``_fitted``, or a name that hides a method or property of the
+        class (``predict``, ``model_``, ...), would bypass those checks.
+        """
+        params = set(self._get_param_names())
+        hiding = sorted(
+            name
+            for name in state
+            if not isinstance(name, str)
+            or name == "_fitted"
+            or (name not in params and hasattr(type(self), name))
+        )
+        if hiding:
+            raise ValueError(
+                f"Cannot load this skout model: it sets {hiding[0]!r}, which would hide "
+                f"{type(self).__name__}'s own {hiding[0]!r}. The file is damaged or was "
+                "not written by skout; refit the model, or load a file you trust."
+            )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -840,27 +866,28 @@ def _check_callbacks(callbacks):
 def _check_training_weights(sample_weight, with_class_weight):
     """The weights the network trains with: finite, >= 0, not all zero in float32."""
     source = "sample_weight * class_weight" if with_class_weight else "sample_weight"
-    if not np.all(np.isfinite(sample_weight)):
+    _check_weights(sample_weight, f"training weights ({source})")
+
+
+def _check_weights(weights, what):
+    """``weights`` as float32 holds them: finite, >= 0, not all zero."""
+    if not np.all(np.isfinite(weights)):
+        raise ValueError(f"The {what} hold NaN or inf. Give finite class and sample weights.")
+    if np.any(weights < 0):
         raise ValueError(
-            f"The training weights ({source}) hold NaN or inf. Give finite class and "
-            "sample weights."
+            f"The {what} are negative for {int(np.sum(weights < 0))} sample(s); weights "
+            "must be >= 0."
         )
-    if np.any(sample_weight < 0):
+    if not np.any(weights > 0):
         raise ValueError(
-            f"The training weights ({source}) are negative for "
-            f"{int(np.sum(sample_weight < 0))} sample(s); weights must be >= 0."
-        )
-    if not np.any(sample_weight > 0):
-        raise ValueError(
-            f"The training weights ({source}) are 0 for every sample: nothing to learn "
-            "from. Weights must contain at least one non-zero number."
+            f"The {what} are 0 for every sample: nothing to learn from. Weights must "
+            "contain at least one non-zero number."
         )
     with np.errstate(over="ignore", under="ignore"):
-        weights32 = sample_weight.astype(np.float32)
+        weights32 = weights.astype(np.float32)
     if not np.any(weights32 > 0) or not np.all(np.isfinite(weights32)):
         raise ValueError(
-            f"The training weights ({source}) range from {sample_weight.min():.3g} to "
-            f"{sample_weight.max():.3g}, beyond what float32 (which the network trains "
-            "in) holds: they would become 0 or inf. Rescale them, e.g. divide by their "
-            "maximum."
+            f"The {what} range from {weights.min():.3g} to {weights.max():.3g}, beyond "
+            "what float32 (which the network trains in) holds: they would become 0 or "
+            "inf. Rescale them, e.g. divide by their maximum."
         )

@@ -317,7 +317,11 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
             # One binary output per column: one {0: w0, 1: w1} dict per column.
             classes = [np.array([0, 1])] * np.shape(y)[1]
         _check_class_weight_keys(self.class_weight, classes, kind)
-        return compute_sample_weight(self.class_weight, y)
+        class_weight = self.class_weight
+        if isinstance(class_weight, list) and not isinstance(classes, list):
+            # One output: a list of its one dict (checked above) is that dict.
+            class_weight = class_weight[0]
+        return compute_sample_weight(class_weight, y)
 
     def _score_outputs(self, encoder, outputs, y_true, sample_weight):
         y_pred = encoder.predict(outputs)

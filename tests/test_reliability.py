@@ -195,6 +195,37 @@ def _pickle_with(trained_on, change):
     return make
 
 
+def _in_other_estimator(trained_on, Est):
+    """Bytes of a pickled fitted model whose saved state loads into ``Est``."""
+
+    def make():
+        state = pickle.loads(pickle.dumps(_fitted(trained_on).__getstate__()))
+
+        class Saved:
+            def __reduce__(self):
+                return object.__new__, (Est,), state
+
+        return pickle.dumps(Saved())
+
+    return make
+
+
+def _fitted_part(*path, value):
+    """A change that sets ``_fitted_state[path...]`` to ``value``."""
+
+    def change(state):
+        target = state["_fitted_state"]
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value(target[path[-1]]) if callable(value) else value
+
+    return change
+
+
+def _drop_last_slot(state):
+    state["_fitted_state"]["optimizer_state"].pop()
+
+
 def _set_format(value):
     return lambda state: state.update(_skout_format=value)
 
@@ -506,6 +537,38 @@ BAD_INPUT = {
     "pickle-missing-encoder-load": Case(
         "reg", "load", _pickle_with("reg", lambda s: s["_fitted_state"].pop("encoder")),
         match=r"misses \['encoder'\]"),
+    # -- tampered saved states (issue 23, finding 13) --------------------------------------------
+    "pickle-classes-unsorted-load": Case(
+        "clf", "load", _pickle_with("clf", _fitted_part("encoder", "classes",
+                                                        value=lambda c: c[::-1].copy())),
+        match="classes are not sorted and unique"),
+    "pickle-classes-duplicate-load": Case(
+        "clf", "load", _pickle_with("clf", _fitted_part("encoder", "classes",
+                                                        value=np.array(["no", "no"]))),
+        match="classes are not sorted and unique"),
+    "pickle-target-type-swapped-load": Case(
+        "clf", "load", _pickle_with("clf", _fitted_part("head", "target_type",
+                                                        value="multilabel-indicator")),
+        match="decoding 'binary threshold' is not a 'multilabel-indicator' target's"),
+    "pickle-scale-zero-load": Case(
+        "reg", "load", _pickle_with("reg", _fitted_part("encoder", "scale",
+                                                        value=np.array([0.0]))),
+        match=r"scale is not > 0"),
+    "pickle-classifier-state-in-regressor-load": Case(
+        "reg", "load", _in_other_estimator("clf", AutoHeadRegressor),
+        match="holds a classifier's state .* for a regression estimator"),
+    "pickle-unknown-decoding-load": Case(
+        "clf", "load", _pickle_with("clf", _fitted_part("head", "decoding", value="magic")),
+        match="decoding 'magic' is not"),
+    "pickle-negative-dropout-load": Case(
+        "clf", "load", _pickle_with("clf", _fitted_part("spec", "dropout", value=-0.5)),
+        match=r"dropout rate is -0.5, outside \[0, 1\)"),
+    "pickle-predict-attribute-load": Case(
+        "clf", "load", _pickle_with("clf", lambda state: state.update(predict="hijacked")),
+        match="sets 'predict', which would hide AutoHeadClassifier's own 'predict'"),
+    "pickle-optimizer-state-cut-load": Case(
+        "clf", "load", _pickle_with("clf", _drop_last_slot),
+        match="optimizer state does not"),
     # -- validation data ------------------------------------------------------------------------
     "X_val-without-y_val-fit": Case("clf", "fit", X, Y_CLF, fit_kw={"X_val": X},
                                     match="X_val and y_val must be given together"),
