@@ -42,7 +42,10 @@ TRAINING = {
     "mmo": (X, Y_MMO),
     "clf-frame": (FRAME, Y_CLF),
     "clf-body": (X, Y_CLF),
+    "one-hot": (X, np.eye(3, dtype=int)[np.digitize(X[:, 1], [-0.5, 0.5])]),
 }
+Y_MULTILABEL = (X > 0).astype(int)
+Y_FRAME_MIXED = pd.DataFrame({"colour": Y_CLF, "size": Y_MMO[:, 1]})
 
 
 def _with(a, i, value, dtype=float):
@@ -482,7 +485,42 @@ BAD_INPUT = {
                                            match="X has 4 features.*expecting 3"),
     "warm_start-same-parameters-refit": Case("clf", "warm-refit", X, Y_CLF, raises=None,
                                              check=_trained_epochs(5)),
+    "warm_start-multilabel-after-one-hot-refit": Case(
+        "clf", "warm-refit", X, Y_MULTILABEL, trained_on="one-hot",
+        match="one-hot head .* Declare the target's kind up front.*'multilabel-indicator'"),
+    # -- the kind of target (issues 23 and 24) ------------------------------------------------
+    "target_type-one-hot-for-multilabel-fit": Case(
+        "clf", "fit", X, Y_MULTILABEL, params={"target_type": "one-hot"},
+        match=r"target_type='one-hot' was declared.*rows \[.*\] hold \[.*\] ones"),
+    "y-sparse-multilabel-fit": Case("clf", "fit", X, sp.csr_matrix(Y_MULTILABEL), raises=None,
+                                    check=_multilabel_head),
+    "y-object-ints-fit": Case("clf", "fit", X, Y_MMO[:, 1].astype(object), raises=None,
+                              check=_fitted_ok),
+    "y-object-bools-fit": Case("clf", "fit", X, (X[:, 0] > 0).astype(object), raises=None,
+                               check=_fitted_ok),
+    "y-frame-string-and-int-columns-fit": Case("clf", "fit", X, Y_FRAME_MIXED, raises=None,
+                                               check=_fitted_ok),
+    "y-frame-column-mixing-types-fit": Case(
+        "clf", "fit", X, Y_FRAME_MIXED.assign(size=_with(Y_MMO[:, 1], 3, "big", object)),
+        match=r"column 1 of y mixes label types \(\['int', 'str'\]\)"),
+    "score-multioutput-labels-as-strings": Case("clf", "score", X, Y_MMO.astype(str),
+                                                trained_on="mmo",
+                                                match="Mix of label input types"),
+    "class_weight-list-of-one-dict-fit": Case("clf", "fit", X, Y_CLF,
+                                              params={"class_weight": [{"yes": 2.0, "no": 1.0}]},
+                                              raises=None, check=_fitted_ok),
+    "sample_weight_val-overflows-float32-fit": Case(
+        "reg", "fit", X, Y_REG, params={"early_stopping": True},
+        fit_kw={"X_val": X, "y_val": Y_REG, "sample_weight_val": np.full(40, 1e39)},
+        match=r"validation weights \(sample_weight_val\) range from 1e\+39"),
     # -- targets float32 training cannot resolve ---------------------------------------------
+    "y-near-float64-max-fit": Case("reg", "fit", X, Y_REG * 1.2e307,
+                                   match="within a factor of 10 of the largest float64"),
+    "y-1e307-fit": Case("reg", "fit", X, Y_REG * 1.8e306, raises=None,
+                        check=_predicts_finite_large),
+    "y-beyond-float32-unstandardized-fit": Case("reg", "fit", X, Y_REG * 1e38,
+                                                params={"standardize_target": False},
+                                                match="standardize_target=False.*float32"),
     "y-1e15-lbfgs-unstandardized-fit": Case("reg", "fit", X, Y_REG * 1e14,
                                             params={"solver": "lbfgs",
                                                     "standardize_target": False},
@@ -592,7 +630,8 @@ def _call(case):
     if case.where == "set_params":
         return est.set_params(**case.fit_kw)
     if case.where == "warm-refit":
-        est = ESTIMATORS[case.est](**TINY, warm_start=True).fit(*TRAINING[case.est])
+        est = ESTIMATORS[case.est](**TINY, warm_start=True)
+        est.fit(*TRAINING[case.trained_on or case.est])
         return est.set_params(**case.params).fit(case.X, case.y, **case.fit_kw)
     est = _fitted(case.trained_on or case.est)
     if case.where == "score":
