@@ -11,7 +11,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _engine, _network
+from . import _engine, _framework, _network
 from ._callbacks import CallbackSupportMixin, EpochHooks
 from ._compat import Interval, Options, StrOptions, _check_sample_weight, _fit_context
 from ._encoding import TargetEncoder
@@ -334,6 +334,8 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         self.__dict__ = fresh
 
     def _fit_state(self, X, y, sample_weight, validation, incremental, classes):
+        # A fit in a process forked after the framework started would hang.
+        _framework.check_not_forked()
         self._check_combination(incremental)
         if self.solver == "lbfgs" and validation[0] is not None:
             raise ValueError(

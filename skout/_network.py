@@ -350,6 +350,9 @@ def architecture_predict(spec):
     does); the most recently used :data:`PREDICT_CACHE_SIZE` are kept.
     ``predict`` returns one NumPy array per output head.
     """
+    from ._framework import check_not_forked
+
+    check_not_forked()  # the compiled function would wait forever in a forked child
     with _predict_lock:
         predict = _predict_cache.pop(spec, None)
         if predict is None:
