@@ -449,3 +449,20 @@ def test_the_skout_script_is_declared():
 def test_docstring_examples_run():
     result = doctest.testmod(skout.cli)
     assert result.attempted >= 1 and result.failed == 0
+
+
+# -- issue 23: a loss the doctor cannot read is bad input ----------------------------------
+def test_check_with_a_mistyped_loss_exits_2_with_a_suggestion(tmp_path, capsys):
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="softmax")])
+    model.save(tmp_path / "m.keras")
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,y\n1,2,cat\n3,4,dog\n5,6,bird\n")
+    status = main([
+        "check", str(tmp_path / "m.keras"), str(data), "--target", "y",
+        "--loss", "categorical_crossentropyy",
+    ])  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "Did you mean 'categorical_crossentropy'" in err
