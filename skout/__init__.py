@@ -22,6 +22,7 @@ _PUBLIC = {
     "TrainingCurvesDisplay": ".display",
     "check_loss": ".heads",
     "choose_head": ".heads",
+    "load_skops": "._files",
     "set_training_cache_size": "._engine",
     "training_cache_size": "._engine",
     "warm_up": "._framework",

@@ -11,7 +11,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _engine, _network
+from . import _engine, _framework, _network
 from ._callbacks import CallbackSupportMixin, EpochHooks
 from ._compat import Interval, Options, StrOptions, _check_sample_weight, _fit_context
 from ._encoding import TargetEncoder
@@ -146,19 +146,21 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         """Weights the subclass multiplies in (class_weight); None for none."""
         return None
 
-    def _check_warm_start_target(self, y):
-        """Refuse a target that the fitted network cannot continue on."""
+    def _check_warm_start_target(self, previous, y):
+        """Refuse a target that the fitted network (``previous``) cannot continue on."""
+
+    def _check_continued_target(self, previous, y):
+        """Refuse a batch (partial_fit, warm_start) the head of ``previous`` cannot represent."""
 
     # -- parameters ------------------------------------------------------------
     def _hidden_sizes(self):
+        """The hidden layers' widths; ``()`` (as in MLP): no hidden layer."""
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, Integral) else list(np.ravel(sizes))
-        if not sizes or not all(
-            isinstance(s, Integral) and not isinstance(s, bool) and s >= 1 for s in sizes
-        ):
+        if not all(isinstance(s, Integral) and not isinstance(s, bool) and s >= 1 for s in sizes):
             raise ValueError(
                 "hidden_layer_sizes must be a positive int or a sequence of "
-                f"positive ints, got {self.hidden_layer_sizes!r}."
+                f"positive ints (() for no hidden layer), got {self.hidden_layer_sizes!r}."
             )
         return tuple(int(s) for s in sizes)
 
@@ -186,6 +188,19 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
     def __sklearn_is_fitted__(self):
         return self.__dict__.get("_fitted") is not None
 
+    def _state(self):
+        """The fitted state, read once.
+
+        Every public method reads the state through this one call and works
+        from the object it returns: a refit in another thread swaps in a new
+        state, never half of one.
+        """
+        state = self.__dict__.get("_fitted")
+        if state is None:
+            check_is_fitted(self)  # NotFittedError, in scikit-learn's words
+            state = self.__dict__["_fitted"]  # fitted meanwhile, by another thread
+        return state
+
     # The fitted state's parts, under the names the rest of skout reads.
     @property
     def _spec(self):
@@ -199,9 +214,20 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
     def _weights(self):
         return list(self._state().weights)
 
-    def _state(self):
-        check_is_fitted(self)
-        return self.__dict__["_fitted"]
+    def _input_checker(self, previous):
+        """A stand-in that ``validate_data`` checks X against and records X on.
+
+        ``validate_data(reset=True)`` sets ``n_features_in_`` and
+        ``feature_names_in_`` on the object it is given. A fit gives it this
+        copy of the estimator's parameters (with the features of ``previous``,
+        the state a continued fit goes on from), so the estimator itself shows
+        the old features until the new state is swapped in whole.
+        """
+        checker = object.__new__(type(self))
+        checker.__dict__.update(self.get_params(deep=False))
+        if previous is not None:
+            checker.__dict__.update(previous.feature_attributes())
+        return checker
 
     def _head_params(self):
         """Parameters that decide the head and the target encoding: a fit that
@@ -247,12 +273,13 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         """
         return self._fit(X, y, sample_weight, validation=(X_val, y_val, sample_weight_val))
 
-    def _validate_fit_data(self, X, y, sample_weight, reset):
+    def _validate_fit_data(self, checker, X, y, sample_weight, reset):
+        """X, y and sample_weight, checked; X's features are recorded on ``checker``."""
         if self.body is None:
             _check_rank(X)
         _check_no_missing_target(y)
         X, y = validate_data(
-            self,
+            checker,
             X,
             y,
             reset=reset,
@@ -264,37 +291,49 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         )
         if sp.issparse(X):
             X = X.toarray()  # the network trains on dense batches
+        y_sparse = sp.issparse(y)
+        if y_sparse:
+            y = y.toarray()  # a target is n x K: small; its head is read from the values
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        return X, y, sample_weight
+        return X, y, sample_weight, y_sparse
 
     def _fit(self, X, y, sample_weight, *, validation=(None, None, None),
              incremental=False, classes=None):  # fmt: skip
-        # Everything the fit produces is built on the side; the estimator
-        # takes it in one swap at the end. validate_data(reset=True) sets
-        # n_features_in_ and feature_names_in_ on the estimator as it checks:
-        # a fit that raises (or is interrupted) puts back what was there.
+        # Everything the fit produces is built on the side, X is validated on a
+        # stand-in (_input_checker), and the estimator takes the new state in one
+        # swap at the end. Only scikit-learn's callback machinery writes to the
+        # estimator meanwhile: a fit that raises (or is interrupted) puts back
+        # what was there.
         before = dict(self.__dict__)
         try:
             state, hooks = self._fit_state(X, y, sample_weight, validation, incremental, classes)
             if hooks is not None:
                 hooks.end_fit(list(state.weights), list(state.loss_curve))
         except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(before)
+            self.__dict__ = before
             raise
         self._swap_in(state)
         return self
 
     def _swap_in(self, state):
-        """Make ``state`` the estimator's fitted state, in one step."""
+        """Make ``state`` the estimator's fitted state, in one step.
+
+        The new attribute dict is built aside and assigned at once: a reader in
+        another thread sees the old state with its attributes or the new one
+        with its own, never an attribute missing or one of each.
+        """
+        fresh = dict(self.__dict__)
         for name in _FITTED_ATTRIBUTES:
-            self.__dict__.pop(name, None)
-        self.__dict__.update(state.attributes())
-        self.__dict__["_fitted"] = state
+            fresh.pop(name, None)
+        fresh.update(state.attributes())
+        fresh["_fitted"] = state
+        self.__dict__ = fresh
 
     def _fit_state(self, X, y, sample_weight, validation, incremental, classes):
+        # A fit in a process forked after the framework started would hang.
+        _framework.check_not_forked()
         self._check_combination(incremental)
         if self.solver == "lbfgs" and validation[0] is not None:
             raise ValueError(
@@ -312,9 +351,12 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         _check_callbacks(self.callbacks)
         previous = self.__dict__.get("_fitted")
         continuing = previous is not None and (incremental or self.warm_start)
-        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=not continuing)
-        n_features_in = self.n_features_in_
-        feature_names_in = self.__dict__.get("feature_names_in_")
+        checker = self._input_checker(previous if continuing else None)
+        X, y, sample_weight, y_sparse = self._validate_fit_data(
+            checker, X, y, sample_weight, reset=not continuing
+        )
+        n_features_in = checker.n_features_in_
+        feature_names_in = checker.__dict__.get("feature_names_in_")
         rng = check_random_state(self.random_state)
         if continuing:
             self._check_same_head_params(previous)
@@ -330,7 +372,8 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
                     "with warm_start=True to keep the weights)."
                 )
             if not incremental:
-                self._check_warm_start_target(y)
+                self._check_warm_start_target(previous, y)
+            self._check_continued_target(previous, y)
             head, encoder = previous.head, previous.encoder
             weights = previous.current_weights()
             spec = self._network_spec(X, head)
@@ -343,7 +386,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         else:
             head = check_loss(self._choose_head(y, classes), self.loss)
             encoder = TargetEncoder(head).fit(
-                y, classes=classes, like=y, sample_weight=sample_weight,
+                y, classes=classes, like=y, sample_weight=sample_weight, sparse=y_sparse,
                 **self._encoder_options(),
             )  # fmt: skip
             self._check_target_scale(y, encoder)
@@ -359,7 +402,9 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         if extra is not None:
             sample_weight = sample_weight * extra
         _check_training_weights(sample_weight, extra is not None, self.dtype)
-        data, val = self._validation_split(X, Y, y, sample_weight, encoder, validation, rng)
+        data, val = self._validation_split(
+            checker, X, Y, y, sample_weight, encoder, validation, rng
+        )
         n_outputs = 1 if np.ndim(y) == 1 else np.shape(y)[1]
         head_params = self._head_params()
 
@@ -394,23 +439,32 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
             _engine.EngineOptions.from_estimator(self), spec, weights, data, val, rng,
             incremental=incremental, continuation=continuation, hooks=hooks,
         )  # fmt: skip
-        return self._outcome_state(build, previous if incremental else None, result), hooks
+        continued = previous if continuing else None
+        return self._outcome_state(build, continued, result, incremental), hooks
 
-    def _outcome_state(self, build, previous, result):
-        """The new FittedState from the engine's outcome (``previous``: the
-        state a partial_fit goes on from, whose curves it extends)."""
+    def _outcome_state(self, build, previous, result, incremental):
+        """The new FittedState from the engine's outcome.
+
+        ``previous`` is the state a continued fit goes on from: ``partial_fit``
+        and a warm-start ``fit`` extend its curves (``loss_curve_``,
+        ``validation_scores_``) and samples seen (``t_``), as scikit-learn's MLP
+        does; ``n_iter_`` counts this fit's epochs after a warm start (MLP's
+        count) and every epoch of a ``partial_fit`` chain.
+        """
         curve = [float(v) for v in result.loss_curve]
         scores = _floats(result.validation_scores)
         val_losses = _floats(result.validation_losses)
         n_iter, t = result.n_iter, result.n_samples * result.n_iter
-        if previous is not None:  # partial_fit: the curves go on
+        if previous is not None:  # the curves go on
             curve = [*previous.loss_curve, *curve]
             if scores is not None:
                 scores = [*(previous.validation_scores or ()), *scores]
                 val_losses = [*(previous.validation_loss_curve or ()), *val_losses]
-            else:
+            elif incremental:
                 scores, val_losses = previous.validation_scores, previous.validation_loss_curve
-            n_iter, t = previous.n_iter + n_iter, previous.t + t
+            t = previous.t + t
+            if incremental:
+                n_iter = previous.n_iter + n_iter
         stopping = stopping_tuple(result.state)
         if self.early_stopping:
             best_loss, best_score = None, stopping[1]
@@ -470,7 +524,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
             dropout=float(self.dropout),
         )
 
-    def _validation_split(self, X, Y, y, sample_weight, encoder, validation, rng):
+    def _validation_split(self, checker, X, Y, y, sample_weight, encoder, validation, rng):
         """Training data and validation data, as (X, Y, W) triples in ``dtype``.
 
         Validation data is the explicit ``X_val``/``y_val`` when given, else a
@@ -500,10 +554,13 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
                 raise ValueError("X_val and y_val must be given together.")
             _check_no_missing_target(y_val, "y_val")
             X_val, y_val = validate_data(
-                self, X_val, y_val, reset=False, dtype=_FLOAT_DTYPES, multi_output=True,
+                checker, X_val, y_val, reset=False, dtype=_FLOAT_DTYPES, multi_output=True,
                 y_numeric=self._task == "regression",
             )  # fmt: skip
             sw_val = _check_sample_weight(sw_val, X_val, ensure_non_negative=True)
+            # Scored in the network's dtype too: weights it cannot hold would make
+            # every validation score NaN, and early stopping would never stop.
+            _check_weights(sw_val, "validation weights (sample_weight_val)", self.dtype)
             return pack(X, Y, sample_weight), pack(X_val, encoder.transform(y_val), sw_val)
         if not self.early_stopping:
             return pack(X, Y, sample_weight), None
@@ -537,73 +594,87 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
     @property
     def coefs_(self):
         """Kernels of each layer, as in MLP (multiple heads side by side)."""
-        return self._layers_side_by_side(self._state().current_weights()[0::2])
+        state = self._state()
+        return _layers_side_by_side(state.spec, state.current_weights()[0::2])
 
     @property
     def intercepts_(self):
         """Biases of each layer, as in MLP (multiple heads side by side)."""
-        return self._layers_side_by_side(self._state().current_weights()[1::2])
+        state = self._state()
+        return _layers_side_by_side(state.spec, state.current_weights()[1::2])
 
-    def _layers_side_by_side(self, per_layer):
-        if not self._spec.predicts_in_numpy:
-            raise AttributeError(
-                "coefs_ and intercepts_ describe the built-in dense body; with "
-                "body=..., read the weights from model_."
-            )
-        n_hidden = len(self._spec.hidden_layer_sizes)
-        outputs = per_layer[n_hidden:]
-        return [*per_layer[:n_hidden], np.concatenate(outputs, axis=-1)]
+    @classmethod
+    def _validate_predict_X(cls, state, X):
+        """``validate_data(reset=False)`` against ``state``, with a fast path.
 
-    def _validate_predict_X(self, X):
-        """``validate_data(reset=False)``, with a fast path for the common case.
-
-        A finite float ndarray of the right width, from an estimator fitted
+        A finite float ndarray of the right width, from a state fitted
         without feature names, is what ``validate_data`` would return as is;
         anything else goes through it, so its checks and messages apply.
         """
+        spec = state.spec
         if (
             type(X) is np.ndarray
             and X.ndim == 2
             and X.dtype in _FLOAT_DTYPES
             and 0 < X.shape[0]
-            and X.shape[1] == self.n_features_in_
-            and not hasattr(self, "feature_names_in_")
+            and X.shape[1] == state.n_features_in
+            and state.feature_names_in is None
             and np.isfinite(X.sum())
         ):
             return X
-        if self._spec.predicts_in_numpy:
+        if spec.predicts_in_numpy:
             _check_rank(X)
         X = validate_data(
-            self, X, reset=False, accept_sparse="csr", dtype=_FLOAT_DTYPES,
-            allow_nd=not self._spec.predicts_in_numpy,
+            state.input_checker(cls), X, reset=False, accept_sparse="csr", dtype=_FLOAT_DTYPES,
+            allow_nd=not spec.predicts_in_numpy,
         )  # fmt: skip
-        self._check_sample_shape(X, self._spec)
-        return X
-
-    @staticmethod
-    def _check_sample_shape(X, spec):
         if tuple(X.shape[1:]) != tuple(spec.input_shape):
             raise ValueError(
                 f"Each sample of X has shape {tuple(X.shape[1:])}, but the network "
                 f"was built for samples of shape {tuple(spec.input_shape)}."
             )
+        return X
 
     @property
     def model_(self):
-        """The fitted Keras model (built on first access).
+        """The network as a ``keras.Model``, part of the fitted state.
 
+        Built from the fitted weights on first access, then the same object
+        until the next ``fit`` (or ``partial_fit``) replaces the whole fitted
+        state: a reference kept across a fit is the model of the old state.
+        It is compiled with the head's loss (without the ``alpha`` L2 term)
+        and an optimizer like ``solver`` (Adam for ``"lbfgs"``), so
+        ``model_.fit``, ``model_.evaluate`` and ``model_.optimizer`` work;
+        skout trains with its own loop, so the optimizer starts fresh.
         Predictions come from the same weights: if you change the weights of
         ``model_`` (e.g. train it further with Keras), ``predict`` follows.
-        The next ``fit`` replaces it with a new model.
         """
-        return self._state().build_keras_model()
+        return self._state().build_keras_model(compile_options=self._keras_compile_options())
 
-    def _network_outputs(self, X):
-        state = self._state()
-        X = self._validate_predict_X(X)
+    def _keras_compile_options(self):
+        """Optimizer name and settings for compiling ``model_`` like this estimator."""
+        if self.solver == "sgd":
+            return {
+                "optimizer": "SGD",
+                "learning_rate": float(self.learning_rate_init),
+                "momentum": float(self.momentum),
+                "nesterov": bool(self.nesterovs_momentum),
+            }
+        return {
+            "optimizer": "Adam",
+            "learning_rate": float(self.learning_rate_init),
+            "beta_1": float(self.beta_1),
+            "beta_2": float(self.beta_2),
+            "epsilon": float(self.epsilon),
+        }
+
+    @classmethod
+    def _network_outputs(cls, state, X):
+        """The network's outputs for ``X``, all from the one fitted ``state``."""
+        X = cls._validate_predict_X(state, X)
         spec = state.spec
         if not spec.predicts_in_numpy:
-            outputs = self._keras_outputs(state, X.toarray() if sp.issparse(X) else X)
+            outputs = _keras_outputs(state, X.toarray() if sp.issparse(X) else X)
         elif sp.issparse(X):
             # A chunk of rows at a time: a large sparse X is never densified whole.
             step = _SPARSE_ROWS_PER_CHUNK
@@ -620,15 +691,6 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
                 "weights or X hold inf/NaN-producing values. Refit, or scale X."
             )
         return outputs
-
-    @staticmethod
-    def _keras_outputs(state, X):
-        """Outputs of a user-body network, from its state's compiled predict function."""
-        X = _float32_or_refuse(X)
-        predict = state.predict_fn()
-        step = _KERAS_PREDICT_BATCH
-        parts = [predict(X[i : i + step]) for i in range(0, len(X), step)]
-        return [np.concatenate(chunks).astype(np.float64) for chunks in zip(*parts)]
 
     # -- persistence -----------------------------------------------------------
     def __getstate__(self):
@@ -666,12 +728,35 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
                 "saved it, or refit the model."
             )
         data = state.pop("_fitted_state", None)
-        fitted = None if data is None else FittedState.from_dict(data)
+        fitted = None if data is None else FittedState.from_dict(data, task=self._task)
         for name in _FITTED_ATTRIBUTES:
             state.pop(name, None)
+        self._check_saved_names(state)
         super().__setstate__(state)
         if fitted is not None:
             self._swap_in(fitted)
+
+    def _check_saved_names(self, state):
+        """Refuse saved attributes that would stand in for skout's own.
+
+        The fitted state comes only from ``_fitted_state``, checked above; a
+        saved ``_fitted``, or a name that hides a method or property of the
+        class (``predict``, ``model_``, ...), would bypass those checks.
+        """
+        params = set(self._get_param_names())
+        hiding = sorted(
+            name
+            for name in state
+            if not isinstance(name, str)
+            or name == "_fitted"
+            or (name not in params and hasattr(type(self), name))
+        )
+        if hiding:
+            raise ValueError(
+                f"Cannot load this skout model: it sets {hiding[0]!r}, which would hide "
+                f"{type(self).__name__}'s own {hiding[0]!r}. The file is damaged or was "
+                "not written by skout; refit the model, or load a file you trust."
+            )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -710,6 +795,27 @@ def _float32_or_refuse(X):
             "time (e.g. with StandardScaler)."
         )
     return X32
+
+
+def _keras_outputs(state, X):
+    """Outputs of a user-body network, from its architecture's compiled predict."""
+    X = _float32_or_refuse(X)
+    predict = state.predict_fn()
+    step = _KERAS_PREDICT_BATCH
+    parts = [predict(X[i : i + step]) for i in range(0, len(X), step)]
+    return [np.concatenate(chunks).astype(np.float64) for chunks in zip(*parts)]
+
+
+def _layers_side_by_side(spec, per_layer):
+    """MLP's layout of per-layer arrays: the output heads' side by side."""
+    if not spec.predicts_in_numpy:
+        raise AttributeError(
+            "coefs_ and intercepts_ describe the built-in dense body; with "
+            "body=..., read the weights from model_."
+        )
+    n_hidden = len(spec.hidden_layer_sizes)
+    outputs = per_layer[n_hidden:]
+    return [*per_layer[:n_hidden], np.concatenate(outputs, axis=-1)]
 
 
 _DEVICE_FORMS = (
@@ -764,27 +870,28 @@ def _check_callbacks(callbacks):
 def _check_training_weights(sample_weight, with_class_weight, dtype="float32"):
     """The weights the network trains with: finite, >= 0, not all zero in ``dtype``."""
     source = "sample_weight * class_weight" if with_class_weight else "sample_weight"
-    if not np.all(np.isfinite(sample_weight)):
+    _check_weights(sample_weight, f"training weights ({source})", dtype)
+
+
+def _check_weights(weights, what, dtype="float32"):
+    """``weights`` as ``dtype`` holds them: finite, >= 0, not all zero."""
+    if not np.all(np.isfinite(weights)):
+        raise ValueError(f"The {what} hold NaN or inf. Give finite class and sample weights.")
+    if np.any(weights < 0):
         raise ValueError(
-            f"The training weights ({source}) hold NaN or inf. Give finite class and "
-            "sample weights."
+            f"The {what} are negative for {int(np.sum(weights < 0))} sample(s); weights "
+            "must be >= 0."
         )
-    if np.any(sample_weight < 0):
+    if not np.any(weights > 0):
         raise ValueError(
-            f"The training weights ({source}) are negative for "
-            f"{int(np.sum(sample_weight < 0))} sample(s); weights must be >= 0."
-        )
-    if not np.any(sample_weight > 0):
-        raise ValueError(
-            f"The training weights ({source}) are 0 for every sample: nothing to learn "
-            "from. Weights must contain at least one non-zero number."
+            f"The {what} are 0 for every sample: nothing to learn from. Weights must "
+            "contain at least one non-zero number."
         )
     with np.errstate(over="ignore", under="ignore"):
-        weights_in_dtype = sample_weight.astype(dtype)
-    if not np.any(weights_in_dtype > 0) or not np.all(np.isfinite(weights_in_dtype)):
+        in_dtype = weights.astype(dtype)
+    if not np.any(in_dtype > 0) or not np.all(np.isfinite(in_dtype)):
         raise ValueError(
-            f"The training weights ({source}) range from {sample_weight.min():.3g} to "
-            f"{sample_weight.max():.3g}, beyond what {dtype} (which the network trains "
-            "in) holds: they would become 0 or inf. Rescale them, e.g. divide by their "
-            "maximum."
+            f"The {what} range from {weights.min():.3g} to {weights.max():.3g}, beyond "
+            f"what {dtype} (which the network trains in) holds: they would become 0 or "
+            "inf. Rescale them, e.g. divide by their maximum."
         )

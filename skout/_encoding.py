@@ -51,6 +51,18 @@ def _weighted_mean_std(y, sample_weight):
     return mean, np.sqrt(variance)
 
 
+def _common_dtype(dtypes):
+    """One dtype that holds labels of every dtype given (object if none does).
+
+    ``<U2`` and ``<U10`` give ``<U10``: a label of ``classes=`` longer than
+    those of the first batch is never cut.
+    """
+    try:
+        return np.result_type(*dtypes)
+    except TypeError:  # strings and numbers: NumPy's DTypePromotionError
+        return np.dtype(object)
+
+
 def _sigmoid_to_proba(p):
     p = p[:, 0]
     return np.column_stack([1.0 - p, p])
@@ -76,7 +88,9 @@ class TargetEncoder:
         self.head = head
 
     # -- fitting -----------------------------------------------------------
-    def fit(self, y, *, classes=None, standardize=True, like=None, sample_weight=None):
+    def fit(
+        self, y, *, classes=None, standardize=True, like=None, sample_weight=None, sparse=False
+    ):
         """Learn the labels (or the scaling) of ``y``.
 
         For ``partial_fit``, ``classes`` gives every label up front (one
@@ -84,8 +98,11 @@ class TargetEncoder:
         the target, for its layout and dtype. The standardisation of a
         regression target is weighted by ``sample_weight``, so that a weight
         of 2 standardises as a repeated row does (and a weight of 0 as a row
-        left out).
+        left out). ``sparse``: ``y`` was a SciPy sparse matrix (given here
+        dense); indicator predictions are then sparse too, as in
+        MLPClassifier.
         """
+        self.sparse_ = bool(sparse)
         if classes is not None:
             return self._fit_classes(classes, np.asarray(like))
         y = np.asarray(y)
@@ -125,7 +142,7 @@ class TargetEncoder:
         self.n_columns_ = 1 if like.ndim == 1 else like.shape[1]
         if self.head.target_type == "multiclass-multioutput":
             self.classes_ = [np.unique(c) for c in classes]
-            self.dtype_ = like.dtype
+            self.dtype_ = _common_dtype([like.dtype, *(c.dtype for c in self.classes_)])
         else:
             self.classes_ = np.unique(classes)
             self.dtype_ = self.classes_.dtype
@@ -190,7 +207,9 @@ class TargetEncoder:
         if self.classes_ is None:
             with np.errstate(over="ignore", invalid="ignore"):
                 values = np.asarray(outputs[0], dtype=np.float64) * self.scale_ + self.mean_
-            if not np.isfinite(values.sum()):
+                # The sum is a fast check; it overflows on its own for large values.
+                finite = np.isfinite(values.sum()) or np.isfinite(values).all()
+            if not finite:
                 raise ValueError(
                     "The network produced non-finite predictions for this X (they "
                     "overflow float64): its values are far outside those seen in "
@@ -201,10 +220,16 @@ class TargetEncoder:
         # exactly 0.5 is the negative label for every sigmoid head, as in
         # MLPClassifier); here its decision becomes the user's labels.
         decided = [decode(_NUMPY, out, p) for out, p in zip(self.head.outputs, outputs)]
-        if kind == "multilabel-indicator":
-            return decided[0].astype(self.dtype_)
-        if kind == "one-hot":
-            return np.eye(len(self.classes_), dtype=self.dtype_)[decided[0]]
+        if kind in ("multilabel-indicator", "one-hot"):
+            if kind == "multilabel-indicator":
+                indicator = decided[0].astype(self.dtype_)
+            else:
+                indicator = np.eye(len(self.classes_), dtype=self.dtype_)[decided[0]]
+            if getattr(self, "sparse_", False):
+                import scipy.sparse as sp
+
+                return sp.csr_matrix(indicator)
+            return indicator
         if kind == "multiclass-multioutput":
             columns = [c[d] for c, d in zip(self.classes_, decided)]
             return np.column_stack(columns).astype(self.dtype_, copy=False)

@@ -34,7 +34,7 @@ import threading
 from concurrent.futures import Future
 from contextlib import contextmanager, nullcontext
 
-__all__ = ["KNOWN_NOTICES", "import_keras", "thread_budget", "warm_up"]
+__all__ = ["KNOWN_NOTICES", "check_not_forked", "import_keras", "thread_budget", "warm_up"]
 
 #: Start-up notices dropped from stderr while the framework comes up: regular
 #: expressions searched in each line. Everything else passes through.
@@ -67,6 +67,7 @@ _BUDGET_VARIABLES = ("OMP_NUM_THREADS",)
 
 _lock = threading.Lock()
 _keras = None
+_started_in = None  # the process id that brought the framework up
 
 
 def framework_logs_wanted():
@@ -104,8 +105,43 @@ def thread_budget(environ=None):
 def import_keras():
     """Import Keras (and its backend) on first use: quietly, within the thread budget."""
     if _keras is not None:
+        check_not_forked()
         return _keras
     return _bring_up()
+
+
+class ForkedFrameworkError(RuntimeError):
+    """The framework was started before this process was forked: it cannot run here."""
+
+
+def check_not_forked():
+    """Refuse, at once, to run the framework in a process forked after it started.
+
+    TensorFlow's (and XLA's, and PyTorch's) thread pools do not survive
+    ``fork``: the child inherits their locks but not their threads, and its
+    first computation waits forever. ``multiprocessing``'s default start
+    method on Linux before Python 3.14 is ``fork``, so a ``Pool`` started
+    after a fit used to hang. A dense network predicts in NumPy and never
+    gets here.
+
+    Raises
+    ------
+    ForkedFrameworkError
+        A ``RuntimeError`` that says to start the processes with ``spawn``
+        or ``forkserver``.
+    """
+    if _started_in is None or _started_in == os.getpid():
+        return
+    backend = _keras.backend.backend() if _keras is not None else "Keras"
+    raise ForkedFrameworkError(
+        f"This process was forked (os.fork, or multiprocessing's 'fork' start method) "
+        f"from process {_started_in}, which had already started Keras's {backend} "
+        "backend; its threads do not survive a fork, so training or a body's predict "
+        "here would hang. Start the worker processes with 'spawn' or 'forkserver' "
+        "(multiprocessing.get_context('spawn').Pool(...), "
+        "concurrent.futures.ProcessPoolExecutor(mp_context=...)), or use joblib's "
+        "default loky backend. A dense network (no body) predicts in a forked process."
+    )
 
 
 def warm_up(*, wait=True):
@@ -175,9 +211,10 @@ def warm_up(*, wait=True):
 
 
 def _bring_up():
-    global _keras
+    global _keras, _started_in
     with _lock:  # two threads' first fits: one brings the framework up
         if _keras is not None:
+            check_not_forked()
             return _keras
         quiet = not framework_logs_wanted()
         if quiet:
@@ -193,6 +230,7 @@ def _bring_up():
                 _start_tensorflow(budget)
             elif backend == "torch" and budget is not None:
                 _limit_torch(budget)
+        _started_in = os.getpid()
         _keras = keras
         return keras
 

@@ -13,6 +13,8 @@ TensorFlow.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -288,27 +290,83 @@ def get_weights(model, spec):
     return to_numpy(spec.variables(model))
 
 
-def compiled_predict(model, spec):
-    """A predict function for ``model``, compiled once (TensorFlow) per model.
+#: How many architectures keep a compiled predict function (least recently used go).
+PREDICT_CACHE_SIZE = 16
+_predict_cache = OrderedDict()
+_predict_lock = threading.Lock()
 
-    It returns a list with one NumPy array per output head; inputs of any
-    batch size reuse the same trace.
+
+def architecture_predict(spec):
+    """``predict(weights, X)`` for every network of ``spec``'s architecture.
+
+    One Keras model per architecture serves as a template: its variables are
+    never assigned, the weights of the fitted state are passed in at each call
+    (Keras's stateless call). On TensorFlow the call is one ``tf.function``
+    traced once per architecture, whatever the number of fits, folds or
+    batch sizes, so a cross-validation never retraces (nor warns that it
+    does); the most recently used :data:`PREDICT_CACHE_SIZE` are kept.
+    ``predict`` returns one NumPy array per output head.
     """
+    from ._framework import check_not_forked
+
+    check_not_forked()  # the compiled function would wait forever in a forked child
+    with _predict_lock:
+        predict = _predict_cache.pop(spec, None)
+        if predict is None:
+            predict = _stateless_predict(spec)
+        _predict_cache[spec] = predict
+        while len(_predict_cache) > PREDICT_CACHE_SIZE:
+            _predict_cache.popitem(last=False)
+    return predict
+
+
+def _stateless_predict(spec):
     keras = import_keras()
-    if keras.backend.backend() == "tensorflow":
+    model = spec.build()
+    trainable = list(model.trainable_variables)
+    non_trainable = list(model.non_trainable_variables)
+    # Where each of skout's weights goes; the other variables (a random
+    # layer's seed, say) keep the template's values: inference never reads them.
+    position = {id(v): i for i, v in enumerate(spec.variables(model))}
+    fixed = [keras.ops.convert_to_numpy(v) for v in (*trainable, *non_trainable)]
+    places = [position.get(id(v)) for v in (*trainable, *non_trainable)]
+    n_trainable = len(trainable)
+
+    def call(weights, x):
+        values = [fixed[k] if i is None else weights[i] for k, i in enumerate(places)]
+        out, _ = model.stateless_call(
+            values[:n_trainable], values[n_trainable:], x, training=False
+        )
+        return out
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
         import tensorflow as tf
 
-        signature = [tf.TensorSpec([None, *spec.input_shape], tf.float32)]
-        call = tf.function(lambda x: model(x, training=False), input_signature=signature,
-                           autograph=False)  # fmt: skip
-    else:
+        weight_specs = [tf.TensorSpec(v.shape, v.dtype) for v in spec.variables(model)]
+        call = tf.function(
+            call,
+            input_signature=[weight_specs, tf.TensorSpec([None, *spec.input_shape], tf.float32)],
+            autograph=False,
+        )
+    elif backend == "jax":
+        import jax
 
-        def call(x):
-            return model(x, training=False)
+        call = jax.jit(call)
 
-    def predict(X):
-        out = call(X)
+    def predict(weights, X):
+        out = call(list(weights), X)
         out = out if isinstance(out, (list, tuple)) else [out]
-        return [keras.ops.convert_to_numpy(o) for o in out]
+        return [np.asarray(keras.ops.convert_to_numpy(o)) for o in out]
 
     return predict
+
+
+def compile_like(model, outputs, optimizer, **settings):
+    """Compile ``model`` with the heads' losses and a ``keras.optimizers`` optimizer."""
+    keras = import_keras()
+    losses = [o.loss for o in outputs]
+    model.compile(
+        optimizer=getattr(keras.optimizers, optimizer)(**settings),
+        loss=losses[0] if len(losses) == 1 else losses,
+    )

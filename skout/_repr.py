@@ -38,6 +38,8 @@ def _architecture(spec):
     heads = " + ".join(f"{o.units} {o.activation}" for o in spec.outputs)
     if spec.predicts_in_numpy:
         hidden = " → ".join(f"{units} {spec.activation}" for units in spec.hidden_layer_sizes)
+        if not hidden:  # hidden_layer_sizes=(): a linear (or logistic) model
+            return f"{spec.n_features} inputs → {heads}"
         dropout = f" (dropout {spec.dropout:g})" if spec.dropout else ""
         return f"{spec.n_features} inputs → {hidden}{dropout} → {heads}"
     try:
@@ -65,8 +67,7 @@ def network_summary(estimator):
         The head, the architecture and the training summary; empty when the
         estimator is not fitted.
     """
-    state = estimator.__dict__
-    fitted = state.get("_fitted")  # skout._state.FittedState, plain data
+    fitted = estimator.__dict__.get("_fitted")  # skout._state.FittedState, plain data
     if fitted is None:
         return []
     head, spec = fitted.head, fitted.spec
@@ -78,11 +79,11 @@ def network_summary(estimator):
         ),  # fmt: skip
         ("architecture", _architecture(spec)),
     ]
-    curve = state.get("loss_curve_") or []
-    training = [f"{state.get('n_iter_', len(curve))} epochs"]
+    curve = fitted.loss_curve
+    training = [f"{fitted.n_iter} epochs"]
     if curve:
         training.append(f"final loss {curve[-1]:.4g}")
-    best = state.get("best_validation_score_")
+    best = fitted.best_validation_score
     if best is not None:
         training.append(f"best validation score {best:.4g}")
     rows.append(("training", ", ".join(training)))
@@ -145,26 +146,36 @@ class NetworkReprMixin:
             names += [n for n in lazy if n in object.__dir__(self)]
         return names
 
+    def _snapshot(self):
+        """A copy whose attributes stay put while the view reads them."""
+        view = object.__new__(type(self))
+        view.__dict__ = dict(self.__dict__)  # one fitted state and its attributes
+        return view
+
     def _get_fitted_attr_html(self, doc_link=""):
-        # scikit-learn reads every attribute listed by dir(); leave out the
-        # lazy ones so that the view never builds a Keras model.
+        # scikit-learn reads every attribute listed by dir(), one at a time: on
+        # a snapshot, so that a refit in another thread cannot mix two fits in
+        # one view. The lazy attributes are left out, so that the view never
+        # builds a Keras model.
+        view = self._snapshot()
         token = _listing_for_view.set(True)
         try:
-            listing = super()._get_fitted_attr_html(doc_link)
+            listing = super(NetworkReprMixin, view)._get_fitted_attr_html(doc_link)
         finally:
             _listing_for_view.reset(token)
-        rows = network_summary(self)
+        rows = network_summary(view)
         return _AttributesWithNetwork(listing, _summary_html(rows)) if rows else listing
 
     def _html_repr(self):
-        view = super()._html_repr()
-        rows = network_summary(self)
+        view = self._snapshot()
+        html = super(NetworkReprMixin, view)._html_repr()
+        rows = network_summary(view)
         if _NESTED_VIEWS or not rows:
-            return view  # the block is in the fitted-attribute listing
+            return html  # the block is in the fitted-attribute listing
         # Older scikit-learn: after its diagram, inside its <body>.
-        at = view.rfind("</body>")
+        at = html.rfind("</body>")
         summary = _summary_html(rows)
-        return f"{view[:at]}{summary}{view[at:]}" if at >= 0 else view + summary
+        return f"{html[:at]}{summary}{html[at:]}" if at >= 0 else html + summary
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)

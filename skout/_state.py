@@ -19,6 +19,7 @@ tampered file fails when it is loaded, with a clear message, rather than in
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, fields
 from numbers import Integral, Real
 
@@ -27,6 +28,8 @@ import numpy as np
 from ._encoding import TargetEncoder
 from ._network import BodySpec, NetworkSpec
 from .heads import Head, OutputHead
+
+_BUILD_LOCK = threading.RLock()
 
 
 def stopping_tuple(state):
@@ -93,7 +96,28 @@ class FittedState:
             attributes["classes_"] = self.encoder.classes_
         return attributes
 
+    def feature_attributes(self):
+        """``n_features_in_`` and (when X had names) ``feature_names_in_``."""
+        attributes = {"n_features_in_": self.n_features_in}
+        if self.feature_names_in is not None:
+            attributes["feature_names_in_"] = self.feature_names_in
+        return attributes
+
     # -- caches ---------------------------------------------------------------
+    def input_checker(self, cls):
+        """An instance of ``cls`` that knows only this state's features.
+
+        ``validate_data(reset=False)`` checks X against the object it is given;
+        given this one, it checks X against this state, whatever the estimator
+        shows meanwhile.
+        """
+        checker = self.cache.get("input_checker")
+        if type(checker) is not cls:
+            checker = object.__new__(cls)
+            checker.__dict__.update(self.feature_attributes())
+            self.cache["input_checker"] = checker
+        return checker
+
     @property
     def keras_model(self):
         """The Keras model, if it has been built (``model_``), else None."""
@@ -116,25 +140,34 @@ class FittedState:
             self.cache["weights64"] = [w.astype(np.float64) for w in self.weights]
         return self.cache["weights64"]
 
-    def build_keras_model(self):
+    def build_keras_model(self, compile_options=None):
+        """This state's Keras model: built once, then the same object.
+
+        ``compile_options`` (``optimizer`` as a ``keras.optimizers`` class
+        name, and its settings) compile it with the head's loss the first
+        time it is built.
+        """
         from . import _network
 
-        model = self.keras_model
-        if model is None:
-            model = self.spec.build()
-            _network.set_weights(model, self.spec, list(self.weights))
-            self.cache["keras_model"] = model
+        with _BUILD_LOCK:  # two threads asking at once get the same model
+            model = self.keras_model
+            if model is None:
+                model = self.spec.build()
+                _network.set_weights(model, self.spec, list(self.weights))
+                if compile_options is not None:
+                    _network.compile_like(model, self.head.outputs, **compile_options)
+                self.cache["keras_model"] = model
         return model
 
     def predict_fn(self):
-        """The compiled predict function of this state's Keras model."""
+        """``predict(X)`` with this state's weights, compiled once per architecture."""
         from . import _network
 
-        predict = self.cache.get("predict_fn")
-        if predict is None:
-            predict = _network.compiled_predict(self.build_keras_model(), self.spec)
-            self.cache["predict_fn"] = predict
-        return predict
+        predict = _network.architecture_predict(self.spec)
+        if self.keras_model is not None:  # the user may change its weights
+            return lambda X: predict(self.current_weights(), X)
+        weights = list(self.weights)
+        return lambda X: predict(weights, X)
 
     # -- persistence ------------------------------------------------------------
     def to_dict(self):
@@ -167,17 +200,32 @@ class FittedState:
         }
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data, task=None):
         """Rebuild a state from :meth:`to_dict`'s data, checking every part.
+
+        Parameters
+        ----------
+        data : dict
+            What :meth:`to_dict` wrote.
+        task : {"classification", "regression"}, default=None
+            The estimator's task: a state of the other kind is refused.
 
         Raises
         ------
         ValueError
-            If a key is missing or unknown, or a value has the wrong type or
-            shape: the file was damaged or written by something else.
+            If a key is missing or unknown, or a value has the wrong type,
+            shape or range, or the parts do not fit together (a head whose
+            decoding, units or loss do not match its target type, unsorted
+            classes, a scale of 0, an optimizer state that does not match the
+            weights): the file was damaged or written by something else.
         """
         _check_keys(data, {f.name for f in fields(cls)} - {"cache"}, "the fitted state")
         head = _head_from_dict(data["head"])
+        if task is not None and head.is_classifier != (task == "classification"):
+            raise _damaged(
+                f"it holds a {'classifier' if head.is_classifier else 'regressor'}'s state "
+                f"({head.target_type!r} target) for a {task} estimator"
+            )
         spec = _spec_from_dict(data["spec"])
         if tuple(spec.outputs) != tuple(head.outputs):
             raise _damaged("the network's output layers do not match its head")
@@ -198,13 +246,11 @@ class FittedState:
         stopping = data["stopping"]
         if not isinstance(stopping, (list, tuple)) or len(stopping) != 3:
             raise _damaged("the stopping state is not (best_loss, best_score, count)")
-        optimizer = data["optimizer_state"]
-        if optimizer is not None:
-            if not isinstance(optimizer, (list, tuple)) or not all(
-                isinstance(a, np.ndarray) for a in optimizer
-            ):
-                raise _damaged("the optimizer state is not a list of arrays")
-            optimizer = tuple(optimizer)
+        n_outputs = _int(data["n_outputs"], "n_outputs", minimum=1)
+        if n_outputs != encoder.n_columns_:
+            raise _damaged(f"n_outputs is {n_outputs}, but the target had {encoder.n_columns_}")
+        solver = _solver(data["solver"])
+        optimizer = _optimizer_state(data["optimizer_state"], solver, weights)
         return cls(
             head=head,
             spec=spec,
@@ -212,7 +258,7 @@ class FittedState:
             weights=weights,
             n_features_in=n_features_in,
             feature_names_in=names,
-            n_outputs=_int(data["n_outputs"], "n_outputs", minimum=1),
+            n_outputs=n_outputs,
             loss_curve=tuple(_floats(data["loss_curve"], "loss_curve")),
             validation_scores=_floats_or_none(data["validation_scores"], "validation_scores"),
             validation_loss_curve=_floats_or_none(
@@ -230,7 +276,7 @@ class FittedState:
                 _int(stopping[2], "stopping", minimum=0),
             ),
             optimizer_state=optimizer,
-            solver=_solver(data["solver"]),
+            solver=solver,
             head_params=_head_params(data["head_params"]),
         )
 
@@ -253,10 +299,10 @@ def _damaged(what):
     )
 
 
-def _check_keys(data, expected, what):
+def _check_keys(data, expected, what, optional=frozenset()):
     if not isinstance(data, dict):
         raise _damaged(f"{what} is a {type(data).__name__}, not a dict")
-    missing, unknown = expected - set(data), set(data) - expected
+    missing, unknown = expected - set(data), set(data) - expected - set(optional)
     if missing or unknown:
         raise _damaged(
             f"{what} misses {sorted(missing)}" if missing else f"{what} has {sorted(unknown)}"
@@ -291,11 +337,15 @@ def _floats_or_none(values, name="a curve"):
     return None if values is None else tuple(_floats(values, name))
 
 
+#: The parameters that choose a head and its encoding (``head_params``).
+HEAD_PARAMS = ("loss", "binary_head", "standardize_target", "target_type")
+
+
 def _head_params(params):
     if not isinstance(params, dict) or not all(
-        isinstance(k, str) and isinstance(v, (str, bool)) for k, v in params.items()
+        k in HEAD_PARAMS and isinstance(v, (str, bool)) for k, v in params.items()
     ):
-        raise _damaged("head_params is not a dict of str/bool parameters")
+        raise _damaged(f"head_params is not a dict of the parameters {', '.join(HEAD_PARAMS)}")
     return dict(params)
 
 
@@ -326,12 +376,11 @@ def _outputs_from_list(outputs):
     result = []
     for o in outputs:
         _check_keys(o, {"units", "activation", "loss"}, "an output layer")
+        activation = _str(o["activation"], "activation")
+        if activation not in ("sigmoid", "softmax", "linear"):
+            raise _damaged(f"unknown output activation {activation!r}")
         result.append(
-            OutputHead(
-                _int(o["units"], "units", minimum=1),
-                _str(o["activation"], "activation"),
-                _str(o["loss"], "loss"),
-            )
+            OutputHead(_int(o["units"], "units", minimum=1), activation, _str(o["loss"], "loss"))
         )
     return tuple(result)
 
@@ -340,13 +389,48 @@ def _head_from_dict(data):
     from .heads import TARGET_TYPES
 
     _check_keys(data, {"target_type", "decoding", "outputs"}, "the head")
-    if data["target_type"] not in TARGET_TYPES:
-        raise _damaged(f"unknown target type {data['target_type']!r}")
-    return Head(
-        data["target_type"],
-        _outputs_from_list(data["outputs"]),
-        _str(data["decoding"], "decoding"),
+    kind = data["target_type"]
+    if kind not in TARGET_TYPES:
+        raise _damaged(f"unknown target type {kind!r}")
+    outputs = _outputs_from_list(data["outputs"])
+    decoding = _str(data["decoding"], "decoding")
+    _check_head(kind, outputs, decoding)
+    return Head(kind, outputs, decoding)
+
+
+def _output_fits(kind, out):
+    """Whether one output layer can be the head (or a column) of a ``kind`` target."""
+    if kind.startswith("continuous"):
+        return out.activation == "linear" and (kind != "continuous" or out.units == 1)
+    if kind == "multilabel-indicator":
+        return out.activation == "sigmoid"
+    if kind in ("one-hot", "multiclass"):
+        return out.activation == "softmax" and out.units >= 2
+    # binary, and each column of a multiclass-multioutput target
+    return (out.activation, out.units) == ("sigmoid", 1) or (
+        out.activation == "softmax" and out.units >= 2 and (kind != "binary" or out.units == 2)
     )
+
+
+def _check_head(kind, outputs, decoding):
+    """The outputs and decoding a ``kind`` target gets; anything else is refused."""
+    from .heads import loss_rule, output_decoding
+
+    many = kind == "multiclass-multioutput"
+    if not many and len(outputs) != 1:
+        raise _damaged(f"a {kind!r} target has one output layer, not {len(outputs)}")
+    for out in outputs:
+        if not _output_fits(kind, out):
+            raise _damaged(
+                f"an output of {out.units} {out.activation} unit(s) cannot be the head of "
+                f"a {kind!r} target"
+            )
+        rule = loss_rule(out.loss)
+        if rule is None or not rule.trainable or rule.activation != out.activation:
+            raise _damaged(f"loss {out.loss!r} does not train a {out.activation} output")
+    expected = "argmax per output" if many else output_decoding(kind, outputs[0])
+    if decoding != expected:
+        raise _damaged(f"the decoding {decoding!r} is not a {kind!r} target's ({expected!r})")
 
 
 def _spec_to_dict(spec):
@@ -375,7 +459,7 @@ def _spec_from_dict(data):
     if data["kind"] == "body":
         _check_keys(data, {"kind", "body_config", "input_shape", "outputs"}, "the network")
         shape = data["input_shape"]
-        if not isinstance(shape, (list, tuple)):
+        if not isinstance(shape, (list, tuple)) or not shape:
             raise _damaged("input_shape is not a list")
         return BodySpec(
             body_config=_str(data["body_config"], "body_config"),
@@ -388,7 +472,7 @@ def _spec_from_dict(data):
         "the network",
     )
     sizes = data["hidden_layer_sizes"]
-    if not isinstance(sizes, (list, tuple)) or not sizes:
+    if not isinstance(sizes, (list, tuple)):  # empty: no hidden layer
         raise _damaged("hidden_layer_sizes is not a list of ints")
     from ._network import KERAS_ACTIVATIONS
 
@@ -399,8 +483,15 @@ def _spec_from_dict(data):
         hidden_layer_sizes=tuple(_int(s, "hidden_layer_sizes", minimum=1) for s in sizes),
         activation=data["activation"],
         outputs=_outputs_from_list(data["outputs"]),
-        dropout=_float(data["dropout"], "dropout"),
+        dropout=_dropout(data["dropout"]),
     )
+
+
+def _dropout(value):
+    rate = _float(value, "dropout")
+    if not 0.0 <= rate < 1.0:
+        raise _damaged(f"the dropout rate is {rate}, outside [0, 1)")
+    return rate
 
 
 def _check_weights(weights, spec):
@@ -423,6 +514,40 @@ def _check_weights(weights, spec):
     return tuple(np.asarray(w, dtype=dtype) for w in weights)
 
 
+def _optimizer_state(optimizer, solver, weights):
+    """``[step, learning_rate, *slots]``, as the training loops lay it out.
+
+    Each trainable weight (in order; a body's non-trainable ones have none)
+    has one slot per solver slot of its own shape: SGD's momentum, Adam's two
+    moments.
+    """
+    if optimizer is None:
+        return None
+    if not isinstance(optimizer, (list, tuple)) or not all(
+        isinstance(a, np.ndarray) for a in optimizer
+    ):
+        raise _damaged("the optimizer state is not a list of arrays")
+    per_weight = {"adam": 2, "sgd": 1}.get(solver)
+    if per_weight is None:
+        raise _damaged(f"an optimizer state is saved for solver {solver!r}, which keeps none")
+    if len(optimizer) < 2:
+        raise _damaged("the optimizer state has no step count and learning rate")
+    step, rate, *slots = optimizer
+    if step.shape != () or step.dtype.kind not in "iu" or step < 0:
+        raise _damaged(f"the optimizer's step count is {step!r}, not an int >= 0")
+    if rate.shape != () or rate.dtype.kind != "f" or not (np.isfinite(rate) and rate > 0):
+        raise _damaged(f"the optimizer's learning rate is {rate!r}, not a number > 0")
+    if len(slots) % per_weight or any(s.dtype.kind != "f" for s in slots):
+        raise _damaged(f"the optimizer state does not hold {per_weight} float slot(s) per weight")
+    shapes = [tuple(s.shape) for s in slots[::per_weight]]
+    grouped = all(tuple(s.shape) == shapes[i // per_weight] for i, s in enumerate(slots))
+    remaining = iter(tuple(w.shape) for w in weights)
+    in_order = all(any(shape == w for w in remaining) for shape in shapes)
+    if not grouped or not in_order or not all(np.isfinite(s).all() for s in slots):
+        raise _damaged("the optimizer state does not match the weights")
+    return tuple(optimizer)
+
+
 def _encoder_to_dict(encoder):
     classes = encoder.classes_
     if isinstance(classes, list):
@@ -435,6 +560,8 @@ def _encoder_to_dict(encoder):
         "mean": None,
         "scale": None,
     }
+    if getattr(encoder, "sparse_", False):
+        data["sparse"] = True  # only then: files without the key load as before
     if classes is None:
         data["mean"] = np.asarray(encoder.mean_, dtype=np.float64)
         data["scale"] = np.asarray(encoder.scale_, dtype=np.float64)
@@ -442,8 +569,16 @@ def _encoder_to_dict(encoder):
 
 
 def _encoder_from_dict(data, head):
-    _check_keys(data, {"ndim", "dtype", "n_columns", "classes", "mean", "scale"}, "the encoder")
+    _check_keys(
+        data,
+        {"ndim", "dtype", "n_columns", "classes", "mean", "scale"},
+        "the encoder",
+        optional={"sparse"},
+    )
     encoder = TargetEncoder(head)
+    encoder.sparse_ = data.get("sparse", False)
+    if type(encoder.sparse_) is not bool:
+        raise _damaged(f"the encoder's sparse flag is {encoder.sparse_!r}, not True or False")
     encoder.ndim_ = _int(data["ndim"], "ndim", minimum=1)
     if encoder.ndim_ > 2:
         raise _damaged(f"the target had {encoder.ndim_} dimensions")
@@ -451,9 +586,25 @@ def _encoder_from_dict(data, head):
         encoder.dtype_ = np.dtype(_str(data["dtype"], "dtype"))
     except TypeError as exc:
         raise _damaged(f"unknown dtype {data['dtype']!r}") from exc
+    if encoder.dtype_.kind not in "biufUSOMm":
+        raise _damaged(f"the target's dtype {encoder.dtype_} does not hold labels or numbers")
     encoder.n_columns_ = _int(data["n_columns"], "n_columns", minimum=1)
+    kind, outputs = head.target_type, head.outputs
+    columns = {
+        "binary": 1,
+        "multiclass": 1,
+        "one-hot": outputs[0].units,
+        "multilabel-indicator": outputs[0].units,
+        "multiclass-multioutput": len(outputs),
+        "continuous": 1,
+        "continuous-multioutput": outputs[0].units,
+    }[kind]
+    if encoder.n_columns_ != columns or (encoder.ndim_ == 1 and columns != 1):
+        raise _damaged(
+            f"the target had {encoder.n_columns_} column(s) in {encoder.ndim_} dimension(s), "
+            f"but its head reads {columns}"
+        )
     classes = data["classes"]
-    outputs = head.outputs
     if head.target_type in ("continuous", "continuous-multioutput"):
         if classes is not None:
             raise _damaged("a regression target has classes")
@@ -462,14 +613,17 @@ def _encoder_from_dict(data, head):
             if (
                 not isinstance(value, np.ndarray)
                 or value.shape != (encoder.n_columns_,)
+                or value.dtype.kind != "f"
                 or not np.isfinite(value).all()
             ):
                 raise _damaged(f"the target's {name} is not {encoder.n_columns_} finite numbers")
             setattr(encoder, f"{name}_", value.astype(np.float64))
-        if outputs[0].units != encoder.n_columns_:
-            raise _damaged("the target's width does not match the output layer")
+        if not np.all(encoder.scale_ > 0):
+            raise _damaged("the target's scale is not > 0 (predictions divide by nothing)")
         encoder.classes_ = None
         return encoder
+    if data["mean"] is not None or data["scale"] is not None:
+        raise _damaged("a classification target has a mean and scale")
     if head.target_type == "multiclass-multioutput":
         if not isinstance(classes, (list, tuple)) or len(classes) != len(outputs):
             raise _damaged("the classes are not one array per output")
@@ -479,8 +633,23 @@ def _encoder_from_dict(data, head):
     for c, out in zip(per_output, outputs):
         if not isinstance(c, np.ndarray) or c.ndim != 1 or len(c) < 2:
             raise _damaged("the classes are not an array of two or more labels")
+        _check_sorted_labels(c)
+        if kind in ("one-hot", "multilabel-indicator"):
+            if not np.array_equal(c, np.arange(out.units)):
+                raise _damaged("the classes of an indicator target are not its column indices")
+            continue
         width = 2 if out.units == 1 and out.activation == "sigmoid" else out.units
-        if head.target_type != "multilabel-indicator" and len(c) != width:
+        if len(c) != width:
             raise _damaged(f"{len(c)} classes for an output of {out.units} unit(s)")
     encoder.classes_ = list(per_output) if isinstance(classes, (list, tuple)) else classes
     return encoder
+
+
+def _check_sorted_labels(classes):
+    """Classes are sorted and unique: the encoder finds labels by binary search."""
+    try:
+        unique = np.unique(classes)
+    except TypeError:  # labels that cannot be ordered (str beside int, say)
+        raise _damaged("the classes mix label types that cannot be sorted") from None
+    if len(unique) != len(classes) or not np.all(unique == classes):
+        raise _damaged("the classes are not sorted and unique")

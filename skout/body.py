@@ -52,6 +52,7 @@ class KerasBody(BaseEstimator):
     """
 
     def __init__(self, build_fn, **params):
+        _check_param_names(params)
         self.build_fn = build_fn
         self._param_names = sorted(params)
         for name, value in params.items():
@@ -61,6 +62,7 @@ class KerasBody(BaseEstimator):
         return {"build_fn": self.build_fn, **{n: getattr(self, n) for n in self._param_names}}
 
     def set_params(self, **params):
+        _check_param_names({n: v for n, v in params.items() if n != "build_fn"})
         for name, value in params.items():
             if name != "build_fn" and name not in self._param_names:
                 self._param_names = sorted({*self._param_names, name})
@@ -74,6 +76,17 @@ class KerasBody(BaseEstimator):
 
     def __sklearn_clone__(self):
         return KerasBody(**self.get_params())
+
+
+def _check_param_names(params):
+    """A hyperparameter may not hide one of KerasBody's own names (``build``, ...)."""
+    taken = [n for n in params if n.startswith("_") or hasattr(KerasBody, n)]
+    if taken:
+        raise ValueError(
+            f"Invalid parameter {taken[0]!r} for KerasBody: it would hide KerasBody."
+            f"{taken[0]}. Name the build function's hyperparameter otherwise "
+            "(KerasBody's own names are build_fn, build, get_params and set_params)."
+        )
 
 
 def body_spec(body, input_shape, outputs):
@@ -116,12 +129,12 @@ def body_model(body, input_shape):
     elif callable(body):
         model = _build(body, input_shape)
     else:
-        raise ValueError(
+        raise TypeError(
             "body must be a keras.Model, a callable build(input_shape) -> "
             f"keras.Model, or a skout.KerasBody; got {type(body).__name__}."
         )
     if not isinstance(model, keras.layers.Layer):
-        raise ValueError(
+        raise TypeError(
             f"The body built a {type(model).__name__}, not a Keras model: return "
             "a keras.Model (e.g. keras.Sequential) from the build function."
         )
@@ -142,12 +155,16 @@ def _reshape_hint(input_shape):
 
 
 def _build(build_fn, input_shape):
+    """The build function's model; its own ValueError or TypeError keeps its type."""
     try:
         return build_fn(input_shape)
     except (ValueError, TypeError) as exc:
-        raise ValueError(
+        # A TypeError (an unexpected keyword, say) is about the arguments, not X.
+        hint = _reshape_hint(input_shape) if isinstance(exc, ValueError) else ""
+        kind = TypeError if isinstance(exc, TypeError) else ValueError
+        raise kind(
             f"The body could not be built for samples of shape {input_shape} (the "
-            f"shape of X without its first axis): {exc}.{_reshape_hint(input_shape)}"
+            f"shape of X without its first axis): {exc}.{hint}"
         ) from exc
 
 
@@ -231,31 +248,72 @@ def canonical_config(model):
     (``conv2d_3``, ``conv2d_4``); renaming them by position makes the same
     architecture give the same text, so fits of one architecture share one
     compiled training function.
+
+    The names are renamed where the config's structure holds them: each
+    layer's (and nested model's) name, and the references to layers in the
+    inbound nodes and in a functional model's input and output layers. Any
+    other string is left alone, so a layer may be named like a config key or
+    value (``"activation"``, ``"units"``, ``"relu"``, ``"float32"``).
     """
     keras = import_keras()
     config = keras.saving.serialize_keras_object(model)
-    names = []
+    new_names = {}
 
-    def walk(layer):
-        names.append(layer.name)
-        for sub in getattr(layer, "layers", None) or []:
-            walk(sub)
+    def rename(old):
+        # One new name per old name: names unique in a model stay unique.
+        return new_names.setdefault(old, f"skout_layer_{len(new_names)}")
 
-    def inputs(node):
-        # A Sequential's InputLayer is in its config but not in .layers.
-        if isinstance(node, dict):
-            if node.get("class_name") == "InputLayer":
-                names.append(node["config"]["name"])
-            for value in node.values():
-                inputs(value)
-        elif isinstance(node, list):
-            for value in node:
-                inputs(value)
+    _rename_layer(config, rename)
+    return json.dumps(config, sort_keys=True)
 
-    walk(model)
-    inputs(config)
-    text = json.dumps(config, sort_keys=True)
-    # Quoted, whole-token replacement, numbered in the order they are met.
-    for i, name in enumerate(dict.fromkeys(names)):
-        text = text.replace(json.dumps(name), json.dumps(f"skout_layer_{i}"))
-    return text
+
+def _rename_layer(entry, rename):
+    """Rename a serialised layer (or model), the layers in it and their references."""
+    if not isinstance(entry, dict):
+        return
+    inner = entry.get("config")
+    if isinstance(inner, dict) and isinstance(inner.get("name"), str):
+        inner["name"] = rename(inner["name"])
+    if isinstance(entry.get("name"), str):  # a functional model's entry for a layer
+        entry["name"] = rename(entry["name"])
+    if not isinstance(inner, dict):
+        return
+    for layer in inner.get("layers") or []:  # a model: its layers, in order
+        _rename_layer(layer, rename)
+    for layer in inner.get("layers") or []:
+        if isinstance(layer, dict):
+            _rename_tensor_references(layer.get("inbound_nodes"), rename)
+    for key in ("input_layers", "output_layers"):
+        if key in inner:
+            inner[key] = _rename_layer_references(inner[key], rename)
+
+
+def _rename_tensor_references(node, rename):
+    """Rename the layer each serialised tensor (``__keras_tensor__``) comes from."""
+    if isinstance(node, dict):
+        inner = node.get("config")
+        if node.get("class_name") == "__keras_tensor__" and isinstance(inner, dict):
+            history = inner.get("keras_history")  # (layer name, node index, tensor index)
+            if isinstance(history, (list, tuple)) and history:
+                inner["keras_history"] = [rename(history[0]), *history[1:]]
+            return
+        for value in node.values():
+            _rename_tensor_references(value, rename)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _rename_tensor_references(value, rename)
+
+
+def _rename_layer_references(value, rename):
+    """``[layer_name, node_index, tensor_index]`` entries, alone or in lists or dicts."""
+    if isinstance(value, (list, tuple)):
+        if (
+            len(value) == 3
+            and isinstance(value[0], str)
+            and not isinstance(value[1], (list, tuple))
+        ):
+            return [rename(value[0]), *value[1:]]
+        return [_rename_layer_references(v, rename) for v in value]
+    if isinstance(value, dict):
+        return {k: _rename_layer_references(v, rename) for k, v in value.items()}
+    return value

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import ClassifierMixin
+from sklearn.metrics import accuracy_score
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
+from sklearn.utils.validation import check_array, check_consistent_length
 
 from ._base import _AutoHeadBase
 from ._compat import StrOptions, _check_sample_weight, _fit_context, warn_at_caller
-from .heads import choose_head
+from .heads import CLASSIFIER_TARGET_TYPES, choose_head
 
 
 class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
@@ -107,6 +108,20 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         ``ValueError`` that says what to use.
     binary_head : {"sigmoid", "softmax"}, default="sigmoid"
         For two classes: one sigmoid unit, or two softmax units.
+    target_type : {"auto", "binary", "multiclass", "one-hot", \
+            "multilabel-indicator", "multiclass-multioutput"}, default="auto"
+        The kind of target, and so the head. ``"auto"`` reads it from the
+        ``y`` given to ``fit`` (or the first ``partial_fit``). Declare it when
+        a part of the target could read as another kind: a batch of a stream,
+        or a cross-validation fold, of a multilabel target whose rows happen
+        to hold one 1 each (one-hot), or of a multiclass-multioutput target
+        whose columns happen to hold only 0 and 1 (multilabel). Declared,
+        every fit of every fold gets the same head, so ``predict_proba``
+        has the same format everywhere; ``"multiclass"`` keeps a softmax head
+        over two classes. Continued training (``partial_fit``,
+        ``warm_start``) refuses a batch the head cannot represent. For
+        ``partial_fit``, classes given per column (``classes=[[...], ...]``)
+        declare ``"multiclass-multioutput"`` too.
     dtype : {"float32", "float64"}, default="float32"
         What the built-in dense network's weights and arithmetic are, as
         ``MLPClassifier`` trains in the dtype of ``X``. float32 is faster;
@@ -172,6 +187,7 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         **_AutoHeadBase._parameter_constraints,
         "binary_head": [StrOptions({"sigmoid", "softmax"})],
         "class_weight": [None, dict, list, StrOptions({"balanced"})],
+        "target_type": [StrOptions({"auto", *CLASSIFIER_TARGET_TYPES})],
     }
     _task = "classification"
 
@@ -208,6 +224,7 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         body=None,
         loss="auto",
         binary_head="sigmoid",
+        target_type="auto",
         dtype="float32",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -240,15 +257,21 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         self.body = body
         self.loss = loss
         self.binary_head = binary_head
+        self.target_type = target_type
         self.dtype = dtype
 
     def _head_params(self):
-        return {"loss": self.loss, "binary_head": self.binary_head}
+        return {
+            "loss": self.loss,
+            "binary_head": self.binary_head,
+            "target_type": self.target_type,
+        }
 
     def _choose_head(self, y, classes=None):
+        options = {"binary_head": self.binary_head, "target_type": self._declared_kind(classes)}
         if classes is None:
-            head = choose_head(y, estimator="classifier", binary_head=self.binary_head)
-            if head.target_type == "multilabel-indicator":
+            head = choose_head(y, estimator="classifier", **options)
+            if head.target_type == "multilabel-indicator" and self.target_type == "auto":
                 _warn_if_nearly_one_hot(y)
             return head
         # partial_fit's first call: the head comes from every class, not from
@@ -256,10 +279,35 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         if np.ndim(y) == 2 and np.shape(y)[1] > 1:
             columns = [np.unique(c) for c in classes]
             longest = max(len(c) for c in columns)
-            stand_in = np.column_stack([np.resize(c, longest) for c in columns])
+            stand_in = np.empty((longest, len(columns)), dtype=object)
+            for j, c in enumerate(columns):
+                stand_in[:, j] = np.resize(c, longest)
         else:
             stand_in = np.unique(classes)
-        return choose_head(stand_in, estimator="classifier", binary_head=self.binary_head)
+        return choose_head(stand_in, estimator="classifier", **options)
+
+    def _declared_kind(self, classes):
+        """The declared kind: target_type, or classes given one array per column."""
+        if self.target_type == "auto" and _per_column(classes):
+            return "multiclass-multioutput"
+        return self.target_type
+
+    def _check_continued_target(self, previous, y):
+        """Refuse a batch that the head chosen at the first fit cannot represent."""
+        kind = previous.head.target_type
+        if kind == "one-hot" and np.ndim(y) == 2:
+            sums = np.asarray(y, dtype=np.float64).sum(axis=1)
+            rows = np.flatnonzero(sums != 1)
+            if len(rows):
+                raise ValueError(
+                    f"This model has a one-hot head (softmax: exactly one 1 per row), "
+                    f"chosen from the target of its first fit; this y has rows "
+                    f"{rows[:5].tolist()} with {sorted(set(sums[rows[:5]].astype(int).tolist()))} "
+                    "ones, a multilabel target, which that head cannot learn. Declare the "
+                    "target's kind up front and start again: AutoHeadClassifier("
+                    "target_type='multilabel-indicator') (or 'multiclass-multioutput' "
+                    "for columns of labels)."
+                )
 
     def _extra_sample_weight(self, y, incremental, encoder):
         if self.class_weight is None:
@@ -278,15 +326,20 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
             # One binary output per column: one {0: w0, 1: w1} dict per column.
             classes = [np.array([0, 1])] * np.shape(y)[1]
         _check_class_weight_keys(self.class_weight, classes, kind)
-        return compute_sample_weight(self.class_weight, y)
+        class_weight = self.class_weight
+        if isinstance(class_weight, list) and not isinstance(classes, list):
+            # One output: a list of its one dict (checked above) is that dict.
+            class_weight = class_weight[0]
+        return compute_sample_weight(class_weight, y)
 
-    def _check_warm_start_target(self, y):
-        if self.head_.target_type in ("binary", "multiclass"):
+    def _check_warm_start_target(self, previous, y):
+        known = previous.encoder.classes_
+        if previous.head.target_type in ("binary", "multiclass"):
             labels = np.unique(y)
-            if not np.array_equal(labels, self.classes_):
+            if not np.array_equal(labels, known):
                 raise ValueError(
                     "warm_start can only be used where `y` has the same classes as "
-                    f"in the previous call to fit. Previously got {self.classes_}, "
+                    f"in the previous call to fit. Previously got {known}, "
                     f"`y` has {labels}"
                 )
 
@@ -313,27 +366,36 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         self : object
             The estimator.
         """
-        first = not self.__sklearn_is_fitted__()
-        indicator = np.ndim(y) == 2 and type_of_target(y).startswith("multilabel")
-        if first and classes is None and not indicator:
-            raise ValueError(
-                "classes must be passed on the first call to partial_fit: every "
-                "label the target can take (e.g. classes=np.unique(y_all))."
+        previous = self.__dict__.get("_fitted")
+        if previous is None:
+            labels = self._labels_needed(y, classes)
+            if labels and classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit: every "
+                    "label the target can take (e.g. classes=np.unique(y_all))."
+                )
+            if labels:
+                _check_partial_fit_classes(y, classes)
+            return self._fit(
+                X, y, sample_weight, incremental=True, classes=classes if labels else None
             )
-        if first and classes is not None and not indicator:
-            _check_partial_fit_classes(y, classes)
-        if not first and classes is not None and not indicator:
-            known = self.classes_ if isinstance(self.classes_, list) else [self.classes_]
-            given = classes if isinstance(self.classes_, list) else [classes]
-            if any(not np.array_equal(np.unique(g), k) for g, k in zip(given, known)):
+        known = previous.encoder.classes_
+        if classes is not None and previous.head.target_type not in _INDICATOR_KINDS:
+            per_output = known if isinstance(known, list) else [known]
+            given = classes if isinstance(known, list) else [classes]
+            if any(not np.array_equal(np.unique(g), k) for g, k in zip(given, per_output)):
                 raise ValueError(
                     f"`classes={classes!r}` is not the same as on the first call to "
-                    f"partial_fit, was: {self.classes_!r}."
+                    f"partial_fit, was: {known!r}."
                 )
-        return self._fit(
-            X, y, sample_weight, incremental=True,
-            classes=classes if first and not indicator else None,
-        )  # fmt: skip
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _labels_needed(self, y, classes):
+        """Whether the first partial_fit needs ``classes``: labels, not indicators."""
+        declared = self._declared_kind(classes)
+        if declared != "auto":
+            return declared not in _INDICATOR_KINDS
+        return not (np.ndim(y) == 2 and type_of_target(y).startswith("multilabel"))
 
     def predict(self, X):
         """Predict labels, in the format of the ``y`` given to ``fit``.
@@ -349,8 +411,8 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
             one-hot rows or a 0/1 matrix for indicator targets, one label per
             column for multiclass-multioutput.
         """
-        outputs = self._network_outputs(X)  # checks fitted and X first
-        return self._encoder.predict(outputs)
+        state = self._state()  # read once: a refit elsewhere swaps in a whole new one
+        return state.encoder.predict(self._network_outputs(state, X))
 
     def predict_proba(self, X):
         """Class probabilities, in scikit-learn's shapes.
@@ -367,8 +429,8 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
             probabilities for multilabel; a list with one array per output for
             multiclass-multioutput.
         """
-        outputs = self._network_outputs(X)  # checks fitted and X first
-        return self._encoder.proba(outputs)
+        state = self._state()
+        return state.encoder.proba(self._network_outputs(state, X))
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.
@@ -401,27 +463,60 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         -------
         score : float
         """
-        check_is_fitted(self)
-        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+        state = self._state()
+        y = check_array(y, accept_sparse="csr", ensure_2d=False, dtype=None, input_name="y")
         check_consistent_length(X, y, sample_weight)
-        if self.target_type_ != "multiclass-multioutput":
+        y_pred = state.encoder.predict(self._network_outputs(state, X))
+        if state.head.target_type != "multiclass-multioutput":
             try:
-                return super().score(X, y, sample_weight=sample_weight)
+                return accuracy_score(y, y_pred, sample_weight=sample_weight)
             except TypeError as exc:  # np.unique on mixed label types
                 raise ValueError(f"Cannot compare y with the predictions: {exc}") from exc
-        if y.ndim != 2 or y.shape[1] != self.n_outputs_:
+        if y.ndim != 2 or y.shape[1] != state.n_outputs:
             raise ValueError(
                 f"y has {1 if y.ndim == 1 else y.shape[1]} column(s) but the model "
-                f"predicts {self.n_outputs_}."
+                f"predicts {state.n_outputs}."
             )
+        for j in range(y.shape[1]):
+            _check_comparable_labels(y[:, j], y_pred[:, j], f"column {j} of y")
         sample_weight = _check_sample_weight(sample_weight, y)
-        right = np.all(self.predict(X) == y, axis=1)
+        right = np.all(y_pred == y, axis=1)
         return float(np.average(right, weights=sample_weight))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+_INDICATOR_KINDS = ("one-hot", "multilabel-indicator")
+
+
+def _holds_strings(labels):
+    if labels.dtype.kind in "US":
+        return True
+    return labels.dtype == object and any(isinstance(v, str) for v in labels.ravel())
+
+
+def _check_comparable_labels(y_true, y_pred, where):
+    """Strings against numbers are a mistake to report, not a score of 0.
+
+    ``accuracy_score`` refuses them for one output ("Mix of label input
+    types"); a multi-output score compares column by column, so it checks.
+    """
+    strings = _holds_strings(y_true)
+    if strings != _holds_strings(y_pred):
+        given, fitted = ("strings", "numbers") if strings else ("numbers", "strings")
+        raise ValueError(
+            f"Mix of label input types (string and number): {where} holds {given}, but "
+            f"the model was fitted on {fitted} in that column. Give the labels as at "
+            "fit time (e.g. y.astype(int), or the strings themselves)."
+        )
+
+
+def _per_column(classes):
+    """Whether ``classes`` gives one array of labels per column of y."""
+    return isinstance(classes, (list, tuple)) and any(np.ndim(c) >= 1 for c in classes)
 
 
 def _warn_if_nearly_one_hot(y):
@@ -441,7 +536,7 @@ def _warn_if_nearly_one_hot(y):
 def _check_partial_fit_classes(y, classes):
     """``classes`` must give every label of every column, in partial_fit's shape."""
     n_columns = np.shape(y)[1] if np.ndim(y) == 2 else 1
-    nested = isinstance(classes, (list, tuple)) and any(np.ndim(c) >= 1 for c in classes)
+    nested = _per_column(classes)
     if n_columns > 1:
         example = f"classes=[np.unique(y_all[:, j]) for j in range({n_columns})]"
         if not nested:

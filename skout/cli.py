@@ -69,13 +69,34 @@ def _format_of(path):
     return _FORMATS[suffix]
 
 
-def _read_table(name):
+def _compression_of(path):
+    suffix = path.suffix.lower()
+    return suffix if suffix in _COMPRESSIONS else None
+
+
+def _read_table(name, max_bytes=None):
+    from . import _files
+
+    max_bytes = _files.MAX_BYTES if max_bytes is None else max_bytes
     path = Path(name)
     if not path.exists():
         raise _CliError(f"{path}: no such file")
     if path.is_dir():
         raise _CliError(f"{path} is a directory, not a data file")
     fmt = _format_of(path)
+    try:
+        data = _read_within_limits(path, fmt, max_bytes)
+    except _files.FileLimitError as exc:
+        raise _CliError(str(exc)) from None
+    if len(data) == 0:
+        raise _CliError(f"{path} has no rows (columns: {_columns_text(data)})")
+    return data
+
+
+def _read_within_limits(path, fmt, max_bytes):
+    """The table in ``path``; its size (decompressed) is checked first, or as it is read."""
+    from . import _files
+
     try:
         import pandas as pd
     except ImportError:
@@ -85,51 +106,94 @@ def _read_table(name):
             import pyarrow  # noqa: F401
         except ImportError:
             raise _CliError("reading Parquet files needs pyarrow: pip install pyarrow") from None
+    compression = _compression_of(path)
     try:
         if fmt == "parquet":
-            data = pd.read_parquet(path)
-        else:
-            data = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",")
+            _files.check_parquet(path, max_bytes)
+            return pd.read_parquet(path)
+        sep = "\t" if fmt == "tsv" else ","
+        if compression is None:
+            _files.check_file_size(path, max_bytes)
+            return pd.read_csv(path, sep=sep)
+        # Decompressed first, within the limits, then parsed: the parser never
+        # sees more than the limits let through.
+        with _files.decompressed_copy(path, compression, max_bytes) as copy:
+            return pd.read_csv(copy, sep=sep)
+    except _files.FileLimitError:
+        raise
     except pd.errors.EmptyDataError:
         raise _CliError(f"{path} is empty: no columns, no rows") from None
+    except ImportError as exc:
+        raise _CliError(str(exc)) from None
     except Exception as exc:  # a parser, codec or Arrow error: say which file
+        cause = exc.__context__ if isinstance(exc.__context__, _files.FileLimitError) else None
+        if cause is not None:  # pandas may wrap an error of the stream it reads
+            raise cause from None
         raise _CliError(f"cannot read {path} as {fmt}: {_one_line(exc)}") from None
-    if len(data) == 0:
-        raise _CliError(f"{path} has no rows (columns: {_columns_text(data)})")
-    return data
+
+
+def _column_text(column):
+    """A column name as shown in a list: quoted when spaces or commas make it ambiguous."""
+    name = str(column)
+    if name != name.strip() or "," in name or not name:
+        return shown(repr(name))
+    return shown(column)
 
 
 def _columns_text(data):
-    names = [shown(c) for c in data.columns[:10]]
+    names = [_column_text(c) for c in data.columns[:10]]
     return ", ".join(names) + (
         f", ... ({len(data.columns)} in all)" if len(data.columns) > 10 else ""
     )
 
 
 def _target_columns(data, spec, path):
-    wanted = [c.strip() for c in spec.split(",") if c.strip()]
+    """The columns ``--target`` names: one column's exact name (spaces and commas
+    included), else comma-separated names, each exact or stripped of spaces."""
+    by_name = {str(c): c for c in data.columns}
+    if spec in by_name:
+        return [by_name[spec]]
+    wanted = [c for c in spec.split(",") if c.strip()]
     if not wanted:
         raise _CliError("--target names no column")
-    by_name = {str(c): c for c in data.columns}
+    columns = []
     for name in wanted:
-        if name not in by_name:
+        column = by_name.get(name, by_name.get(name.strip()))
+        if column is None:
             raise _CliError(
-                f"no column {shown(repr(name))} in {path}; available columns: "
+                f"no column {shown(repr(name.strip()))} in {path}; available columns: "
                 f"{_columns_text(data)}"
             )
-    return [by_name[name] for name in wanted]
+        columns.append(column)
+    return columns
 
 
 def _read_target(args):
     """(data, target frame with complete rows, number of rows left out)."""
-    data = _read_table(args.data)
+    data = _read_table(args.data, args.max_size)
     columns = _target_columns(data, args.target, args.data)
     frame = data[columns]
     complete = frame.notna().all(axis=1).to_numpy()
     frame = frame[complete]
     if len(frame) == 0:
         raise _CliError(f"the target {shown(repr(args.target))} has no values in {args.data}")
+    _refuse_infinite(frame, args.data)
     return data, frame, int((~complete).sum())
+
+
+def _refuse_infinite(frame, path):
+    """A target with inf is bad input: neither class labels nor numbers to regress."""
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype.kind != "f":
+            continue
+        infinite = np.flatnonzero(np.isinf(values.to_numpy()))
+        if len(infinite):
+            raise _CliError(
+                f"the target column {_column_text(column)} holds inf in {_rows(len(infinite))} "
+                f"of {path} (e.g. data rows {infinite[:5].tolist()}): a target needs finite "
+                "values; drop or fix those rows"
+            )
 
 
 def _y_of(frame):
@@ -333,10 +397,49 @@ def _inspect(args):
 # --------------------------------------------------------------------------
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_ZIP_SIGNATURE = b"PK"
+
+
+def _check_model_file(path, max_bytes):
+    """Check a model file's format and sizes before Keras reads any of it."""
+    import io
+    import zipfile
+
+    from . import _files
+
+    with open(path, "rb") as f:
+        head = f.read(8)
+    suffix = path.suffix.lower()
+    if head == _HDF5_SIGNATURE:
+        if suffix == ".keras":
+            raise _CliError(
+                f"{path} is an HDF5 file (Keras's older .h5 format), not a .keras archive: "
+                "Keras reads a file by its name, so rename it to end in .h5 and check again"
+            )
+        _files.check_file_size(path, max_bytes)
+        _files.check_hdf5(path, path, max_bytes)
+        return
+    if suffix != ".keras" or not head.startswith(_ZIP_SIGNATURE):
+        return  # not ours to check: Keras says what it makes of it
+    try:
+        members = {m.filename: m for m in _files.check_zip(path, max_bytes)}
+    except zipfile.BadZipFile as exc:
+        raise _CliError(f"cannot load model {path}: not a .keras archive ({exc})") from None
+    weights = members.get("model.weights.h5")
+    if weights is not None:  # its datasets may be compressed again, inside HDF5
+        with zipfile.ZipFile(path) as archive:
+            data = archive.read(weights)  # no more than its checked declared size
+        _files.check_hdf5(io.BytesIO(data), f"{path} (model.weights.h5)", max_bytes, len(data))
+
+
 def _load_model(name):
+    """Keras's model from ``name`` (checked by :func:`_check_model_file` first)."""
     path = Path(name)
     if not path.exists():
         raise _CliError(f"{path}: no such file")
+    if path.is_dir():
+        raise _CliError(f"{path} is a directory, not a model file")
     from ._framework import import_keras
 
     try:
@@ -361,6 +464,17 @@ def _load_model(name):
     return model, note
 
 
+def _check_model_file_or_exit(path, max_bytes):
+    from . import _files
+
+    try:
+        _check_model_file(path, _files.MAX_BYTES if max_bytes is None else max_bytes)
+    except _files.FileLimitError as exc:
+        raise _CliError(str(exc)) from None
+    except OSError as exc:  # an HDF5 file h5py cannot read, say
+        raise _CliError(f"cannot load model {path}: {_one_line(exc)}") from None
+
+
 def _wrap(text, first, rest):
     return textwrap.fill(
         text, width=_WIDTH, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False
@@ -370,6 +484,9 @@ def _wrap(text, first, rest):
 def _check(args):
     from .doctor import diagnose_head
 
+    model_path = Path(args.model)
+    if model_path.is_file():  # its sizes, before anything is read or imported
+        _check_model_file_or_exit(model_path, args.max_size)
     data, frame, dropped = _read_target(args)
     y = _y_of(frame)
     model, note = _load_model(args.model)
@@ -422,6 +539,23 @@ def _add_target_options(sub):
         "--regressor", action="store_true", help="read the target as numbers to regress"
     )
     kind.add_argument("--classifier", action="store_true", help="read the target as class labels")
+    sub.add_argument(
+        "--max-size",
+        type=_size,
+        default=None,
+        metavar="SIZE",
+        help="the most data a file may hold, decompressed (e.g. 500M, 8G; default 4G); "
+        "a compressed file may also expand at most 100 times",
+    )
+
+
+def _size(text):
+    from . import _files
+
+    try:
+        return _files.parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parser():

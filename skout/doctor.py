@@ -186,20 +186,27 @@ class _Output:
     units: int | None
     activation: str  # normalised name, "unknown" when it could not be read
     layer: str  # how to show the layer, e.g. "Dense(3, activation='sigmoid')"
+    sample_shape: tuple = ()  # the output's shape per sample, when it has several axes
 
 
 def _activation_name(fn):
-    """A normalised name for an activation function (``None`` is linear)."""
+    """A normalised name for an activation function (``None`` is linear).
+
+    Only Keras's own activations are read by name. Any other function (yours,
+    registered or not) is ``"custom <name>"``: its name does not say what it
+    computes, so the doctor treats it as unknown rather than guess.
+    """
     if fn is None:
         return "linear"
     keras = import_keras()
 
     try:
         name = keras.activations.serialize(fn)
-    except Exception:  # custom callables Keras cannot serialise
-        name = None
-    if not isinstance(name, str):
-        name = getattr(fn, "__name__", None) or type(fn).__name__
+        builtin = isinstance(name, str) and ">" not in name and keras.activations.get(name) is fn
+    except Exception:  # custom callables Keras cannot serialise or look up
+        builtin = False
+    if not builtin:
+        return f"custom {getattr(fn, '__name__', None) or type(fn).__name__}"
     name = name.lower()
     return _ACTIVATION_ALIASES.get(name, name)
 
@@ -298,12 +305,15 @@ def _read_outputs(model):
     for i, tensor in enumerate(tensors):
         shape = tuple(tensor.shape)
         units = int(shape[-1]) if shape and shape[-1] is not None else None
+        per_sample = tuple(shape[1:])
         activation, core, act_cls = _scan(_layers_behind(tensor))
         op = getattr(getattr(tensor, "_keras_history", None), "operation", None)
         key = keys[i] if i < len(keys) else getattr(op, "name", f"output_{i}")
         core_cls = type(core).__name__ if core is not None else None
         layer = _describe(core_cls, act_cls, units, activation)
-        outputs.append(_Output(str(key), units, activation, layer))
+        outputs.append(
+            _Output(str(key), units, activation, layer, per_sample if len(per_sample) > 1 else ())
+        )
     return outputs
 
 
@@ -348,8 +358,12 @@ class _Loss:
 _CROSS_ENTROPY = ("binary", "sparse", "categorical")
 
 
-def _canonical_loss(raw):
-    """Keras's name for a loss, from skout's loss table or (failing that) from Keras."""
+def _canonical_loss(raw, named=False):
+    """Keras's name for a loss, from skout's loss table or (failing that) from Keras.
+
+    ``named``: ``raw`` is a name the user wrote (or compiled with); one that
+    neither skout nor Keras knows is a ValueError, never "not checked".
+    """
     raw = str(raw)
     rule = loss_rule(raw)
     if rule is not None:
@@ -358,7 +372,9 @@ def _canonical_loss(raw):
         keras = import_keras()
 
         found = keras.losses.get(raw)
-    except Exception:  # not a Keras loss name: keep it as given
+    except Exception:  # not a Keras loss name
+        if named:
+            raise _unknown_loss_name(raw) from None
         return raw
     found_name = getattr(getattr(found, "fn", None), "__name__", None) or getattr(
         found, "__name__", getattr(found, "name", raw)
@@ -367,14 +383,39 @@ def _canonical_loss(raw):
     return rule.name if rule is not None else found_name
 
 
+def _unknown_loss_name(raw):
+    """A ValueError for a loss name that skout and Keras both do not know."""
+    import difflib
+
+    from .heads import LOSS_TABLE
+
+    known = sorted({n for r in LOSS_TABLE for n in (r.name, *r.aliases, *r.other_names)})
+    if not raw.strip():
+        return ValueError(f"loss={raw!r} names no loss. Give a Keras loss, e.g. {known[0]!r}.")
+    if raw != raw.strip() and loss_rule(raw.strip()) is not None:
+        hint = f" Did you mean {raw.strip()!r} (without the spaces around it)?"
+    else:
+        close = difflib.get_close_matches(raw.lower(), known, n=2)
+        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+    return ValueError(
+        f"Unknown loss {raw!r}: neither skout nor Keras knows it, so the head cannot be "
+        f"checked against it.{hint} Known names include: {', '.join(known)}."
+    )
+
+
 def _read_loss(loss):
     """Normalise a loss given as a name, a ``keras.losses.Loss`` or a function."""
     if loss is None:
         return _Loss(None, False, "no loss")
     if isinstance(loss, str):
-        name = _canonical_loss(loss)
+        name = _canonical_loss(loss, named=True)
         text = f"loss={loss!r}" if name == loss else f"loss={loss!r} ({name})"
         return _Loss(name, False, text)
+    if not callable(loss):
+        raise TypeError(
+            f"loss must be a loss name, a keras.losses.Loss or a loss function (or a list "
+            f"or dict of them, one per output); got {loss!r} ({type(loss).__name__})."
+        )
     try:
         config = loss.get_config() if callable(getattr(loss, "get_config", None)) else {}
     except Exception:  # a custom loss whose config cannot be read
@@ -399,6 +440,13 @@ def _read_losses(model, loss, outputs):
     """One :class:`_Loss` per output: from ``loss`` or the model's compiled loss."""
     source = loss if loss is not None else getattr(model, "loss", None)
     if isinstance(source, Mapping):
+        names = [o.key for o in outputs]
+        unknown = [k for k in source if k not in names]
+        if unknown:
+            raise ValueError(
+                f"The losses name output(s) {unknown} that the model does not have; its "
+                f"outputs are {names}. Key each loss by one of those names."
+            )
         return [_read_loss(source.get(o.key)) for o in outputs]
     if isinstance(source, Sequence) and not isinstance(source, str | bytes):
         items = list(source)
@@ -566,6 +614,16 @@ def _decode_finding(out, option, target, logits, j):
     return _finding("decode-probabilities", message, _decode_line(option, target, j))
 
 
+def _unread_activation(out):
+    """Why the activation of an output was not checked."""
+    if out.activation.startswith("custom "):
+        return (
+            f"the last layer applies your own activation ({out.activation[7:]}), which skout "
+            "cannot read, so it was not checked"
+        )
+    return "the activation of the last layer could not be read"
+
+
 def _act_kind(activation):
     if activation in _SIGMOID_LIKE:
         return "sigmoid"
@@ -573,7 +631,7 @@ def _act_kind(activation):
         return "softmax"
     if activation in _LOGITS_LIKE:
         return "logits"
-    if activation == "unknown":
+    if activation == "unknown" or activation.startswith("custom "):
         return "unknown"
     return "other"
 
@@ -659,8 +717,8 @@ def _label_output(out, loss, options, target, where, j):
         findings.append(
             _finding(
                 "unknown-activation",
-                f"{where}: the activation of the last layer could not be read; y is "
-                f"{target.what}, which needs a {option.activation} output.",
+                f"{where}: {_unread_activation(out)}; y is {target.what}, which needs a "
+                f"{option.activation} output.",
                 _head_text(option),
             )
         )
@@ -890,8 +948,7 @@ def _regression_output(out, loss, option, target, where):
         findings.append(
             _finding(
                 "unknown-activation",
-                f"{where}: the activation of the last layer could not be read; a "
-                "regression output should be linear.",
+                f"{where}: {_unread_activation(out)}; a regression output should be linear.",
                 fix,
             )
         )
@@ -1011,11 +1068,28 @@ def diagnose_head(model, y, *, loss=None, estimator="auto"):
     many = len(outputs) > 1
     for j, (out, out_loss, opts, target) in enumerate(zip(outputs, losses, options, targets)):
         where = f"Output {j} ({out.key!r})" if many else f"The output layer {out.key!r}"
+        if out.sample_shape:
+            findings.append(_shape_finding(out, opts[0], target, where))
+            continue
         if head.is_classifier:
             findings.extend(_label_output(out, out_loss, opts, target, where, j if many else None))
         else:
             findings.extend(_regression_output(out, out_loss, opts[0], target, where))
     return findings
+
+
+def _shape_finding(out, option, target, where):
+    """An output with several axes per sample, for a target with one row per sample."""
+    shape = "(n, " + ", ".join(str(d) for d in out.sample_shape) + ")"
+    block = "(" + ", ".join(str(d) for d in out.sample_shape) + ")"
+    return _finding(
+        "output-shape",
+        f"{where} gives an array of shape {shape}, a {block} block per sample, but y is "
+        f"{target.what}, with one row per sample: Keras refuses to train it, and its "
+        "predictions could not be read as the target.",
+        "flatten (keras.layers.Flatten()) or pool (e.g. GlobalAveragePooling1D()) before the "
+        f"output layer, so that it gives (n, {option.units}): {option.keras_code()}",
+    )
 
 
 def _outputs_mismatch(outputs, head):

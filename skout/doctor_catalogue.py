@@ -129,6 +129,22 @@ CATALOGUE: tuple[FindingKind, ...] = (
         ("Dense(4, activation='softmax')", "'sparse_categorical_crossentropy'", "3 class labels"),
     ),
     FindingKind(
+        "output-shape",
+        ("error",),
+        "An output with several axes per sample",
+        "fit fails: Keras cannot compare an output of shape (n, 2, 3) with a target of one "
+        "row per sample.",
+        "The layer before the output kept its time or space axes (a sequence or an image), "
+        "so the output layer gives a block of values per sample instead of one row.",
+        "Flatten (keras.layers.Flatten()) or pool (GlobalAveragePooling1D/2D) before the "
+        "output layer.",
+        (
+            "Reshape((2, 2)), Dense(3, activation='softmax')",
+            "'sparse_categorical_crossentropy'",
+            "3 class labels",
+        ),
+    ),
+    FindingKind(
         "outputs-mismatch",
         ("error",),
         "Number of outputs does not match the target's columns",
@@ -304,7 +320,9 @@ CATALOGUE: tuple[FindingKind, ...] = (
         ("info",),
         "The output's activation could not be read",
         "The activation was not checked.",
-        "The last layer is one skout cannot read an activation from (a Lambda or custom layer).",
+        "The last layer is one skout cannot read an activation from (a Lambda or custom "
+        "layer), or applies an activation function of your own: its name does not say "
+        "what it computes.",
         "Check that the output applies the head table's activation.",
         ("Dense(3), Lambda(lambda t: t)", "'sparse_categorical_crossentropy'", "3 class labels"),
     ),

@@ -32,11 +32,13 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils.multiclass import type_of_target
 
 __all__ = [
+    "CLASSIFIER_TARGET_TYPES",
     "DECODINGS",
     "HEAD_TABLE",
     "LOSS_TABLE",
@@ -558,6 +560,69 @@ def _n_unique(column):
     return len(np.unique(column))
 
 
+def _readable(y):
+    """``y`` with an object array of numbers as numbers, for ``type_of_target``.
+
+    ``type_of_target`` calls an object array "unknown" unless it holds
+    strings; a pandas Series of ints or bools with dtype object is common
+    (``pd.Series([...], dtype=object)``, a column after ``.apply``). The
+    labels themselves are kept as they are given.
+    """
+    if y.dtype != object or y.size == 0:
+        return y
+    types = {type(v) for v in y.flat}
+    if all(issubclass(t, (bool, np.bool_)) for t in types):
+        return y.astype(bool)
+    numbers = all(issubclass(t, (Real, np.number)) and not issubclass(t, (bool, np.bool_))
+                  for t in types)  # fmt: skip
+    if numbers:
+        whole = all(issubclass(t, (Integral, np.integer)) for t in types)
+        try:
+            return y.astype(np.int64 if whole else np.float64)
+        except OverflowError:  # ints beyond int64: leave them to type_of_target
+            return y
+    return y
+
+
+def _mixed_types_error(values, where):
+    names = sorted({type(v).__name__ for v in np.ravel(values)})
+    return ValueError(
+        f"Cannot read the target as class labels: {where} mixes label types "
+        f"({names}). Give one label type per column (all strings or all numbers)."
+    )
+
+
+def _object_columns(y):
+    """A 2-D object target read column by column: numbers, or per-column labels.
+
+    A DataFrame target with a column of strings and a column of ints becomes
+    an object array that ``type_of_target`` cannot read as a whole; each
+    column has one label type of its own, which is all skout needs. Returns
+    ``y`` as a numeric array when every column holds numbers (to be read as
+    a whole: it may be an indicator matrix), else None: a table of labels,
+    one type per column.
+    """
+    columns = []
+    for j in range(y.shape[1]):
+        column = _readable(y[:, j])
+        try:
+            kind = type_of_target(column, input_name="y")
+        except (ValueError, TypeError):
+            raise _mixed_types_error(y[:, j], f"column {j} of y") from None
+        if kind == "unknown":
+            raise _mixed_types_error(y[:, j], f"column {j} of y")
+        if kind == "continuous":
+            raise ValueError(
+                f"Unknown label type: 'continuous' in column {j} of y. "
+                "AutoHeadClassifier needs class labels, but it holds non-integer "
+                "numbers; for numeric targets use AutoHeadRegressor."
+            )
+        columns.append(column)
+    if all(c.dtype.kind in "biuf" for c in columns):
+        return np.column_stack(columns)
+    return None
+
+
 def _target_kind(y, estimator):
     """skout's target type for ``y``, or a ValueError that says what to do."""
     if estimator == "regressor":
@@ -570,6 +635,12 @@ def _target_kind(y, estimator):
         if y.ndim == 2 and y.shape[1] > 1:
             return "continuous-multioutput"
         return "continuous"
+    if y.ndim == 2 and y.shape[1] > 1 and y.dtype == object:
+        numbers = _object_columns(y)
+        if numbers is None:
+            return "multiclass-multioutput"
+        y = numbers
+    y = _readable(y)
     try:
         kind = type_of_target(y, input_name="y")
     except (ValueError, TypeError) as exc:  # np.unique raises TypeError on mixes
@@ -579,11 +650,7 @@ def _target_kind(y, estimator):
         ) from exc
     if kind == "unknown" and y.dtype == object:
         if len({type(v) for v in np.ravel(y)}) > 1:
-            raise ValueError(
-                "Cannot read the target as class labels: it mixes label types "
-                f"({sorted({type(v).__name__ for v in np.ravel(y)})}). Give one "
-                "label type per column (all strings or all numbers)."
-            )
+            raise _mixed_types_error(y, "it")
     if kind in ("continuous", "continuous-multioutput"):
         raise ValueError(
             f"Unknown label type: {kind!r}. AutoHeadClassifier needs class "
@@ -601,7 +668,51 @@ def _target_kind(y, estimator):
     return kind
 
 
-def choose_head(y, *, estimator="classifier", binary_head="sigmoid"):
+#: What ``target_type=`` accepts (besides ``"auto"``): the classifier's kinds.
+CLASSIFIER_TARGET_TYPES: tuple[str, ...] = _CLASSIFIER_TYPES
+
+# Which kinds a declared kind accepts y as (the kind read from y alone first).
+_DECLARABLE = {
+    "binary": ("binary",),
+    "multiclass": ("binary", "multiclass"),
+    "one-hot": ("one-hot",),
+    "multilabel-indicator": ("one-hot", "multilabel-indicator"),
+    "multiclass-multioutput": ("one-hot", "multilabel-indicator", "multiclass-multioutput"),
+}
+
+
+def _declared_kind(y, found, declared):
+    """``declared``, if ``y`` can be read as it; else a ValueError that says why."""
+    if declared not in _DECLARABLE:
+        raise ValueError(
+            f"target_type must be 'auto' or one of {', '.join(map(repr, _DECLARABLE))}; "
+            f"got {declared!r}."
+        )
+    columns = 1 if y.ndim == 1 else y.shape[1]
+    if declared == "multiclass-multioutput" and columns < 2:
+        raise ValueError(
+            "target_type='multiclass-multioutput' needs a 2-D y with a column per "
+            "output; y has one column. Use target_type='multiclass' (or 'binary')."
+        )
+    if found in _DECLARABLE[declared]:
+        return declared
+    if declared == "one-hot" and found == "multilabel-indicator":
+        sums = np.asarray(y).astype(np.float64).sum(axis=1)
+        rows = np.flatnonzero(sums != 1)[:5]
+        counts = sorted(set(sums[rows].astype(int).tolist()))
+        detail = f"its rows {rows.tolist()} hold {counts} ones, where a one-hot row holds one"
+    elif declared == "binary" and found == "multiclass":
+        detail = f"it has {_n_unique(y)} classes"
+    else:
+        detail = f"it reads as a {found} target"
+    raise ValueError(
+        f"target_type={declared!r} was declared, but y cannot be read so: {detail}. "
+        "Fix y, or declare the kind the whole target has (target_type='auto' reads "
+        "it from each y)."
+    )
+
+
+def choose_head(y, *, estimator="classifier", binary_head="sigmoid", target_type="auto"):
     """Choose the output head that fits target ``y``.
 
     Parameters
@@ -615,6 +726,14 @@ def choose_head(y, *, estimator="classifier", binary_head="sigmoid"):
     binary_head : {"sigmoid", "softmax"}, default="sigmoid"
         For two classes: one sigmoid unit with binary cross-entropy, or two
         softmax units with sparse categorical cross-entropy.
+    target_type : str, default="auto"
+        ``"auto"`` reads the kind of target from ``y`` alone. A kind of
+        :data:`CLASSIFIER_TARGET_TYPES` declares it: ``y`` must be readable
+        as that kind, and a ``y`` that is also readable as another (a 0/1
+        matrix that happens to hold one 1 per row, a multiclass-multioutput
+        target whose columns happen to hold only 0 and 1, two classes of a
+        multiclass target) gets the declared head. ``"multiclass"`` gives a
+        softmax head even over two classes.
 
     Returns
     -------
@@ -641,6 +760,10 @@ def choose_head(y, *, estimator="classifier", binary_head="sigmoid"):
         raise ValueError(f"binary_head must be 'sigmoid' or 'softmax', got {binary_head!r}.")
     y_arr = np.asarray(y)
     kind = _target_kind(y_arr, estimator)
+    if target_type != "auto":
+        if estimator != "classifier":
+            raise ValueError("target_type is declared for classifiers only.")
+        kind = _declared_kind(y_arr, kind, target_type)
     if kind == "continuous":
         return Head(kind, (OutputHead(1, "linear", "mean_squared_error"),), "identity")
     if kind == "continuous-multioutput":
@@ -649,7 +772,8 @@ def choose_head(y, *, estimator="classifier", binary_head="sigmoid"):
     if kind in ("binary", "multiclass"):
         n_classes = _n_unique(y_arr.reshape(len(y_arr), -1)[:, 0] if y_arr.ndim == 2 else y_arr)
         _check_n_classes(n_classes, "y")
-        out = _label_output(n_classes, binary_head)
+        # A declared multiclass target keeps its softmax head over two classes.
+        out = _label_output(n_classes, "softmax" if kind == "multiclass" else binary_head)
         return Head(kind, (out,), output_decoding(kind, out))
     if kind == "one-hot":
         out = OutputHead(y_arr.shape[1], "softmax", "categorical_crossentropy")

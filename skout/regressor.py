@@ -13,6 +13,10 @@ from .heads import choose_head
 # Beyond this, L-BFGS cannot fit an unstandardised target in float32: its
 # squared errors swamp the loss's resolution and it "converges" at once.
 _LARGEST_RAW_TARGET = 1e8
+# A target this close to float64's largest number leaves predictions (the
+# standardised output scaled back) no room: they overflow on the training X.
+_LARGEST_TARGET = float(np.finfo(np.float64).max) / 10
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
@@ -228,11 +232,24 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
         return {"loss": self.loss, "standardize_target": self.standardize_target}
 
     def _check_target_scale(self, y, encoder):
+        peak = float(np.max(np.abs(y))) if np.size(y) else 0.0
+        if peak > _LARGEST_TARGET:
+            raise ValueError(
+                f"y reaches {peak:.3g}, within a factor of 10 of the largest float64 "
+                f"({np.finfo(np.float64).max:.3g}): predictions, the network's output scaled "
+                "back to y's units, would overflow. Rescale y (e.g. y / 1e300) before "
+                "fitting, and scale the predictions back."
+            )
+        if not self.standardize_target and peak > _FLOAT32_MAX:
+            raise ValueError(
+                f"y reaches {peak:.3g} and standardize_target=False: the network trains in "
+                f"float32, whose largest number is {_FLOAT32_MAX:.3g}. Keep "
+                "standardize_target=True (the default), or rescale y."
+            )
         # Stochastic solvers on such a target diverge, with a clear error;
         # L-BFGS instead "converges" at once on a useless model: refuse it.
         if self.standardize_target or self.solver != "lbfgs":
             return
-        peak = float(np.max(np.abs(y))) if np.size(y) else 0.0
         if peak > _LARGEST_RAW_TARGET:
             raise ValueError(
                 f"y reaches {peak:.3g} and standardize_target=False: the network trains "
@@ -277,5 +294,5 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Same layout as the ``y`` given to ``fit``.
         """
-        outputs = self._network_outputs(X)  # checks fitted and X first
-        return self._encoder.predict(outputs)
+        state = self._state()  # read once: a refit elsewhere swaps in a whole new one
+        return state.encoder.predict(self._network_outputs(state, X))

@@ -38,6 +38,10 @@ JAX_SCRIPT = textwrap.dedent(
     reg = AutoHeadRegressor(hidden_layer_sizes=(8,), max_iter=20).fit(X, X[:, 0] * 3)
     assert reg.predict(X).shape == (150,)
     assert clf.model_.layers[-1].units == 3
+    linear = AutoHeadClassifier(hidden_layer_sizes=(), max_iter=100, learning_rate_init=0.05,
+                                random_state=0).fit(X, names)
+    assert [w.shape for w in linear.coefs_] == [(4, 3)] and linear.n_layers_ == 2
+    assert linear.score(X, names) > 0.9, linear.score(X, names)
     assert "tensorflow" not in sys.modules
     print("jax ok")
     """

@@ -205,3 +205,154 @@ def test_a_bodys_own_regularisers_train_as_in_keras_fit():
     unregularised = AutoHeadClassifier(body=KerasBody(regularised, strength=0.0), **params)
     kernel = unregularised.fit(X, y)._weights[0]
     assert np.abs(kernel).sum() > np.abs(est._weights[0]).sum() * 1.001
+
+
+# -- issue 24, finding 1: layer names never corrupt the rebuilt body -------------------------
+def _named_dense(input_shape):
+    inputs = keras.Input(input_shape, name="units")
+    h = keras.layers.Dense(6, activation="relu", name="relu")(inputs)
+    g = keras.layers.Dense(6, activation="tanh", name="float32")(inputs)
+    return keras.Model(inputs, keras.layers.Add(name="tanh")([h, g]))
+
+
+def _named_activation(input_shape):
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            keras.layers.Dense(6, name="dense"),
+            keras.layers.Activation("relu", name="activation"),
+        ]
+    )
+
+
+def _dropout_before_lstm(input_shape):
+    return keras.Sequential(
+        [keras.Input(input_shape), keras.layers.Dropout(0.1, name="dropout"), keras.layers.LSTM(4)]
+    )
+
+
+@pytest.mark.parametrize(
+    "build, sample_shape",
+    [(_named_dense, (5,)), (_named_activation, (5,)), (_dropout_before_lstm, (3, 2))],
+    ids=["relu-tanh-units-float32", "activation", "dropout-before-lstm"],
+)
+def test_layers_named_like_config_keys_or_values_train(build, sample_shape):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, *sample_shape)).astype(np.float32)
+    y = np.where(X.reshape(40, -1)[:, 0] > 0, "a", "b")
+    clf = AutoHeadClassifier(body=KerasBody(build), max_iter=3, random_state=0).fit(X, y)
+    assert clf.predict_proba(X).shape == (40, 2)
+    built = [type(layer).__name__ for layer in build(sample_shape).layers]
+    assert [type(layer).__name__ for layer in clf.model_.layers[1].layers] == built
+
+
+def test_canonical_config_renames_layers_only():
+    import json
+
+    from skout.body import canonical_config
+
+    first = canonical_config(_named_dense((5,)))
+    assert first == canonical_config(_named_dense((5,)))  # positional names
+    config = json.loads(first)["config"]
+    dense = [layer["config"] for layer in config["layers"] if layer["class_name"] == "Dense"]
+    assert [d["activation"] for d in dense] == ["relu", "tanh"]
+    assert all(d["units"] == 6 and d["dtype"]["config"]["name"] == "float32" for d in dense)
+    names = [layer["name"] for layer in config["layers"]]
+    assert len(set(names)) == 4 and all(n.startswith("skout_layer_") for n in names)
+    output = config["output_layers"]  # [name, 0, 0], or a list of such
+    assert (output[0] if isinstance(output[0], str) else output[0][0]) == names[-1]
+
+
+# -- issue 24, smaller findings ---------------------------------------------------------------
+_QUIET_CV = """
+import warnings
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import cross_val_score
+import skout
+
+warnings.simplefilter("ignore", ConvergenceWarning)
+
+
+def body(input_shape):
+    import keras
+
+    return keras.Sequential([keras.Input(input_shape), keras.layers.Dense(4, activation="relu")])
+
+
+X = np.random.RandomState(0).randn(60, 3)
+y = np.where(X[:, 0] > 0, "a", "b")
+for _ in range(2):
+    clf = skout.AutoHeadClassifier(body=skout.KerasBody(body), max_iter=3, random_state=0)
+    print(cross_val_score(clf, X, y, cv=5).mean())
+"""
+
+
+def test_cross_val_score_with_a_body_prints_nothing_on_stderr():
+    """Ten fits, fifty predicts: one compiled predict per architecture, no retracing."""
+    out = subprocess.run(
+        [sys.executable, "-c", _QUIET_CV], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stderr == ""
+
+
+def test_predicts_of_one_architecture_share_one_compiled_function():
+    from skout import _network
+
+    X = np.random.RandomState(0).randn(30, 3)
+    y = np.where(X[:, 0] > 0, "a", "b")
+    body = KerasBody(lambda shape: keras.Sequential([keras.Input(shape), keras.layers.Dense(5)]))
+    first = AutoHeadClassifier(body=body, max_iter=2, random_state=0).fit(X, y)
+    second = AutoHeadClassifier(body=body, max_iter=2, random_state=1).fit(X, y)
+    assert first._spec == second._spec
+    first.predict(X)
+    second.predict(X[:7])
+    assert _network.architecture_predict(first._spec) is _network.architecture_predict(
+        second._spec
+    )
+    assert not np.allclose(first.predict_proba(X), second.predict_proba(X))
+
+
+def test_wrong_type_body_is_a_type_error():
+    X = np.random.RandomState(0).randn(20, 3)
+    y = np.where(X[:, 0] > 0, "a", "b")
+    with pytest.raises(TypeError, match="body must be a keras.Model"):
+        AutoHeadClassifier(body="resnet", max_iter=2).fit(X, y)
+    with pytest.raises(TypeError, match="not a Keras model"):
+        AutoHeadClassifier(body=lambda shape: "a model", max_iter=2).fit(X, y)
+
+
+def test_a_builders_own_type_error_stays_a_type_error():
+    def build(input_shape, units=4):
+        return keras.Sequential([keras.Input(input_shape), keras.layers.Dense(units)])
+
+    X = np.random.RandomState(0).randn(20, 3)
+    y = np.where(X[:, 0] > 0, "a", "b")
+    clf = AutoHeadClassifier(body=KerasBody(build, unit=4), max_iter=2)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'unit'"):
+        clf.fit(X, y)
+
+
+@pytest.mark.parametrize("name", ["build", "get_params", "_param_names"])
+def test_a_body_hyperparameter_cannot_hide_kerasbodys_own_names(name):
+    clf = AutoHeadClassifier(body=KerasBody(recurrent, units=4))
+    with pytest.raises(ValueError, match=f"Invalid parameter '{name}' for KerasBody"):
+        clf.set_params(**{f"body__{name}": 3})
+    with pytest.raises(ValueError, match=f"Invalid parameter '{name}'"):
+        KerasBody(recurrent, **{name: 3})
+    assert callable(clf.body.build)
+
+
+def test_model_is_compiled_and_belongs_to_its_fitted_state():
+    X = np.random.RandomState(0).randn(30, 3)
+    y = np.where(X[:, 0] > 0, "a", "b")
+    clf = AutoHeadClassifier(hidden_layer_sizes=(4,), max_iter=3, solver="sgd", random_state=0)
+    clf.fit(X, y)
+    model = clf.model_
+    assert model is clf.model_  # one model per fitted state
+    assert type(model.optimizer).__name__ == "SGD"
+    assert model.loss == "binary_crossentropy"
+    model.evaluate(X, (y == "b").astype("float32"), verbose=0)
+    clf.fit(X, y)
+    assert clf.model_ is not model  # a refit is a new state, with its own model

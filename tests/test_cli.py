@@ -4,6 +4,7 @@ import doctest
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import keras
@@ -449,3 +450,47 @@ def test_the_skout_script_is_declared():
 def test_docstring_examples_run():
     result = doctest.testmod(skout.cli)
     assert result.attempted >= 1 and result.failed == 0
+
+
+# -- issue 23: a loss the doctor cannot read is bad input ----------------------------------
+def test_check_with_a_mistyped_loss_exits_2_with_a_suggestion(tmp_path, capsys):
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="softmax")])
+    model.save(tmp_path / "m.keras")
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,y\n1,2,cat\n3,4,dog\n5,6,bird\n")
+    status = main([
+        "check", str(tmp_path / "m.keras"), str(data), "--target", "y",
+        "--loss", "categorical_crossentropyy",
+    ])  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "Did you mean 'categorical_crossentropy'" in err
+
+
+# -- issue 23: misleading command-line errors -------------------------------------------------
+@pytest.mark.parametrize("column", [" label ", "a,b", "kind, of"])
+def test_target_selects_a_column_named_with_spaces_or_commas(tmp_path, capsys, column):
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], column: ["p", "q", "p", "q"]})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    assert main(["inspect", str(tmp_path / "d.csv"), "--target", column]) == 0
+    assert "binary (2 classes)" in capsys.readouterr().out
+
+
+def test_a_missing_column_lists_odd_names_quoted(tmp_path, capsys):
+    pd.DataFrame({" label ": [1, 2], "x": [1, 2]}).to_csv(tmp_path / "d.csv", index=False)
+    assert main(["inspect", str(tmp_path / "d.csv"), "--target", "nope"]) == 2
+    assert "available columns: ' label ', x" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", [[], ["--regressor"], ["--classifier"]])
+def test_a_target_with_inf_is_bad_input(tmp_path, capsys, flag):
+    frame = pd.DataFrame({"x": [1.0, 2, 3, 4, 5], "y": [1.5, np.inf, 2.5, 3.5, -np.inf]})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no NumPy warnings on the way
+        status = main(["inspect", str(tmp_path / "d.csv"), "--target", "y", *flag])
+    out, err = capsys.readouterr()
+    assert status == 2 and out == ""
+    assert "the target column y holds inf in 2 rows" in err and "[1, 4]" in err

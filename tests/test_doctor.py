@@ -598,3 +598,54 @@ def test_the_seeds_models_as_their_users_wrote_them(name):
     assert codes(findings) == expected
     if "answer" not in name:  # the catalogue names the seed beside the code that answers it
         assert name[:3] in BY_CODE[expected[-1]].seeds
+
+
+# -------------------------------------------- what the doctor cannot read (issue 23)
+@pytest.mark.parametrize(
+    "loss, match",
+    [
+        ("categorical_crossentropyy", "Unknown loss 'categorical_crossentropyy'.*Did you mean "
+                                      "'categorical_crossentropy'"),
+        ("", "names no loss"),
+        (" mse ", r"Did you mean 'mse' \(without the spaces"),
+        ({"no_such_output": SCCE}, r"output\(s\) \['no_such_output'\] that the model does not"),
+    ],
+    ids=["typo", "empty", "padded", "dict-unknown-output"],
+)  # fmt: skip
+def test_a_loss_the_doctor_cannot_read_is_bad_input_not_a_verdict(loss, match):
+    with pytest.raises(ValueError, match=match):
+        diagnose_head(dense(3, "softmax"), LABELS3, loss=loss)
+
+
+def test_a_loss_of_the_wrong_type_is_a_type_error():
+    with pytest.raises(TypeError, match="loss must be a loss name.*got 3 \\(int\\)"):
+        diagnose_head(dense(3, "softmax"), LABELS3, loss=3)
+
+
+def test_an_unknown_loss_object_is_still_only_not_checked():
+    def my_loss(y_true, y_pred):
+        return keras.ops.mean(y_pred)
+
+    assert "unknown-loss" in codes(diagnose_head(dense(3, "softmax"), LABELS3, loss=my_loss))
+
+
+@pytest.mark.parametrize("y", [LABELS3, BINARY, CONTINUOUS], ids=["labels", "binary", "numbers"])
+def test_an_output_with_several_axes_per_sample_is_an_error(y):
+    model = dense(6, "relu", layers.Reshape((2, 3)), layers.Dense(3, activation="softmax"))
+    model.compile(loss=SCCE)
+    found = diagnose_head(model, y)
+    assert codes(found, "error") == ["output-shape"], found
+    assert "(n, 2, 3)" in only(found, "output-shape").message
+    assert "Flatten" in only(found, "output-shape").fix
+
+
+def test_a_custom_activation_is_unknown_not_wrong():
+    def my_softmax(x):
+        return keras.ops.softmax(x)
+
+    model = dense(3, my_softmax)
+    model.compile(loss=SCCE)
+    found = diagnose_head(model, LABELS3)
+    assert not problems(found), found
+    note = only(found, "unknown-activation")
+    assert "your own activation (my_softmax)" in note.message

@@ -96,7 +96,8 @@ def test_string_target_to_regressor_is_refused(X, targets, tiny, target):
     [
         ("hidden_layer_sizes", (0,), "hidden_layer_sizes"),
         ("hidden_layer_sizes", (8, -1), "hidden_layer_sizes"),
-        ("hidden_layer_sizes", (), "hidden_layer_sizes"),
+        ("hidden_layer_sizes", (4.5,), "hidden_layer_sizes"),  # () is no hidden layer, as MLP
+        ("target_type", "ordinal", "target_type"),
         ("max_iter", 0, "max_iter"),
         ("solver", "newton", "solver"),
         ("activation", "gelu", "activation"),

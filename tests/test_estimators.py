@@ -363,7 +363,7 @@ def test_warm_start_continues_from_the_previous_weights(X, targets):
     first = list(clf.loss_curve_)
     assert first[0] - first[-1] > 0.1  # the first fit moved the weights a lot
     clf.fit(X, y)
-    second = clf.loss_curve_
+    second = clf.loss_curve_[len(first) :]  # the curve goes on, as MLP's does
     assert abs(second[0] - first[-1]) < 0.25 * (first[0] - first[-1])
     cold = AutoHeadClassifier(**params).fit(X, y)
     assert cold.loss_curve_[0] == pytest.approx(first[0])
@@ -440,3 +440,55 @@ def test_verbose_prints_one_line_per_epoch(X, targets, capsys, early_stopping):
 def test_quiet_fit_prints_nothing(X, targets, tiny, capsys):
     AutoHeadClassifier(**tiny).fit(X, targets["binary-int"])
     assert capsys.readouterr().out == ""
+
+
+# -- issue 24, finding 3: hidden_layer_sizes=() as in MLP -------------------------------
+@pytest.mark.parametrize("sizes", [(), []])
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_no_hidden_layer_is_a_logistic_model_as_in_mlp(sizes, solver):
+    from sklearn.neural_network import MLPClassifier
+
+    Xl = np.random.RandomState(0).randn(80, 3)
+    y = np.where(Xl[:, 0] - Xl[:, 1] > 0, "a", "b")
+    clf = AutoHeadClassifier(
+        hidden_layer_sizes=sizes, solver=solver, max_iter=200, learning_rate_init=0.05,
+        random_state=0,
+    ).fit(Xl, y)  # fmt: skip
+    mlp = MLPClassifier(hidden_layer_sizes=sizes, max_iter=5).fit(Xl, y)
+    assert clf.n_layers_ == mlp.n_layers_ == 2
+    assert [w.shape for w in clf.coefs_] == [w.shape for w in mlp.coefs_] == [(3, 1)]
+    assert clf.score(Xl, y) > 0.95
+    assert "3 inputs → 1 sigmoid" in clf._repr_mimebundle_()["text/plain"]
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(Xl), clf.predict_proba(Xl))
+    keras_proba = clf.model_.predict(Xl, verbose=0)[:, 0]
+    np.testing.assert_allclose(keras_proba, clf.predict_proba(Xl)[:, 1], rtol=1e-4, atol=1e-6)
+
+
+def test_no_hidden_layer_regressor_is_linear():
+    Xl = np.random.RandomState(1).randn(80, 3)
+    y = Xl @ np.array([1.0, -2.0, 0.5]) + 4.0
+    reg = AutoHeadRegressor(hidden_layer_sizes=(), solver="lbfgs", max_iter=500).fit(Xl, y)
+    assert reg.score(Xl, y) > 0.999
+
+
+# -- issue 24: a warm-start fit extends the curves, as MLPRegressor does ----------------
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_warm_start_extends_the_curves_as_mlp_does(early_stopping):
+    from sklearn.neural_network import MLPRegressor
+
+    Xw = np.random.RandomState(0).randn(80, 3)
+    y = Xw[:, 0] - Xw[:, 1]
+    params = dict(max_iter=5, warm_start=True, early_stopping=early_stopping, random_state=0)
+    params.update(n_iter_no_change=50)  # run every epoch
+    ours, mlp = AutoHeadRegressor(hidden_layer_sizes=(4,), **params), MLPRegressor(**params)
+    for est in (ours, mlp):
+        est.fit(Xw, y)
+        first_curve = list(est.loss_curve_)
+        est.fit(Xw, y)
+        assert est.loss_curve_[:5] == first_curve
+    assert len(ours.loss_curve_) == len(mlp.loss_curve_) == 10
+    assert ours.n_iter_ == mlp.n_iter_ == 5
+    assert ours.t_ == mlp.t_
+    if early_stopping:
+        assert len(ours.validation_scores_) == len(mlp.validation_scores_) == 10

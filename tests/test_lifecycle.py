@@ -10,6 +10,8 @@ that raised must leave the estimator exactly as it was.
 from __future__ import annotations
 
 import pickle
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
 from skout import AutoHeadClassifier, AutoHeadRegressor, KerasBody
 
@@ -218,6 +221,23 @@ def _outputs(est):
     return est.predict_proba(X3 if est.n_features_in_ == 3 else X5)
 
 
+def _outcome(est, X):
+    """What one predict_proba call gives: probabilities, or why it cannot."""
+    try:
+        return est.predict_proba(X)
+    except NotFittedError:
+        return "not fitted"
+    except ValueError as exc:
+        assert "features" in str(exc), exc
+        return "other width"
+
+
+def _same_outcome(a, b):
+    if isinstance(a, str) or isinstance(b, str):
+        return isinstance(a, str) and isinstance(b, str) and a == b
+    return np.array_equal(a, b)
+
+
 class Lifecycle(RuleBasedStateMachine):
     """Subject and shadow get the same steps; the shadow never sees a failure,
     a pickle round trip or a predict, so it is a fresh estimator given the
@@ -252,6 +272,33 @@ class Lifecycle(RuleBasedStateMachine):
     def partial_fit(self, wide, first):
         X = X5 if wide else X3
         self._both(lambda est: est.partial_fit(X[first:], Y[first:], classes=["a", "b"]))
+
+    @rule(wide=st.booleans(), flip=st.booleans())
+    def fit_while_reading(self, wide, flip):
+        """Reads from another thread during a fit see the model before or after it."""
+        queries = (X3, X5)
+        before = [_outcome(self.subject, Xq) for Xq in queries]
+        done, seen = threading.Event(), []
+
+        def read():
+            while not done.is_set():
+                for which, Xq in enumerate(queries):
+                    seen.append((which, _outcome(self.subject, Xq)))
+
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+        reader = threading.Thread(target=read)
+        reader.start()
+        try:
+            self._both(lambda est: est.fit(X5 if wide else X3, Y_FLIP if flip else Y))
+        finally:
+            done.set()
+            reader.join()
+            sys.setswitchinterval(interval)
+        after = [_outcome(self.subject, Xq) for Xq in queries]
+        assert seen
+        for which, got in seen:
+            assert _same_outcome(got, before[which]) or _same_outcome(got, after[which])
 
     @rule()
     def warm_refit(self):

@@ -131,7 +131,7 @@ def _weights_nan(s):
 
 
 def _classes_wrong_count(s):
-    s["encoder"]["classes"] = np.array(["no", "yes", "maybe"], dtype=object)
+    s["encoder"]["classes"] = np.array(["maybe", "no", "yes"], dtype=object)
 
 
 TAMPERINGS = {
@@ -141,7 +141,11 @@ TAMPERINGS = {
     "weights-a-string": (lambda s: s.update(weights="0.5"), "list of arrays"),
     "unknown-key": (lambda s: s.update(evil=1), r"has \['evil'\]"),
     "head-unknown-type": (lambda s: s["head"].update(target_type="x"), "target type"),
-    "head-units-mismatch": (lambda s: s["head"]["outputs"][0].update(units=7), "do not match"),
+    "head-units-mismatch": (
+        lambda s: s["head"]["outputs"][0].update(units=7),
+        "cannot be the head",
+    ),
+    "spec-units-mismatch": (lambda s: s["spec"]["outputs"][0].update(units=2), "do not match"),
     "classes-wrong-count": (_classes_wrong_count, "3 classes"),
     "dtype-object": (lambda s: s["encoder"].update(dtype=np.dtype("O")), "not a str"),
     "n_features-mismatch": (lambda s: s.update(n_features_in=4), "n_features_in is 4"),

@@ -324,3 +324,58 @@ def test_the_framework_module_examples_run_as_written():
 
     result = doctest.testmod(skout._framework)
     assert result.attempted >= 4 and result.failed == 0
+
+
+# -- issue 23, finding 7: a fit in a process forked after the parent fitted ----------------
+FORK_SCRIPT = textwrap.dedent(
+    """
+    import multiprocessing, sys, time, warnings
+    import numpy as np
+    from skout import AutoHeadClassifier, KerasBody
+    warnings.simplefilter("ignore")
+    X = np.random.RandomState(0).randn(40, 3)
+    y = np.where(X[:, 0] > 0, "a", "b")
+
+    def body(shape):
+        import keras
+        return keras.Sequential([keras.Input(shape), keras.layers.Dense(3)])
+
+    dense = AutoHeadClassifier(hidden_layer_sizes=(4,), max_iter=5).fit(X, y)
+    with_body = AutoHeadClassifier(body=KerasBody(body), max_iter=5).fit(X, y)
+    with_body.predict(X)
+
+    def attempt(what):
+        start = time.perf_counter()
+        try:
+            if what == "fit":
+                AutoHeadClassifier(hidden_layer_sizes=(4,), max_iter=5).fit(X, y)
+            elif what == "body-predict":
+                with_body.predict(X)
+            else:
+                return ("ok", dense.predict(X).tolist())
+        except Exception as exc:
+            return (type(exc).__name__, str(exc), time.perf_counter() - start)
+        return ("ok",)
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        for what in ("fit", "body-predict", "dense-predict"):
+            print(what, pool.apply_async(attempt, (what,)).get(timeout=30))
+    print("expected", dense.predict(X).tolist())
+    """
+)
+
+
+def test_a_fit_in_a_forked_child_fails_at_once_saying_spawn():
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", FORK_SCRIPT], capture_output=True, text=True, timeout=180
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("a fit in a forked child hung")
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines())
+    for what in ("fit", "body-predict"):
+        kind, message, seconds = eval(lines[what])  # noqa: S307 -- our own script's tuple
+        assert kind == "ForkedFrameworkError" and "'spawn' or 'forkserver'" in message
+        assert seconds < 1.0
+    assert eval(lines["dense-predict"])[1] == eval(lines["expected"])  # noqa: S307

@@ -42,7 +42,10 @@ TRAINING = {
     "mmo": (X, Y_MMO),
     "clf-frame": (FRAME, Y_CLF),
     "clf-body": (X, Y_CLF),
+    "one-hot": (X, np.eye(3, dtype=int)[np.digitize(X[:, 1], [-0.5, 0.5])]),
 }
+Y_MULTILABEL = (X > 0).astype(int)
+Y_FRAME_MIXED = pd.DataFrame({"colour": Y_CLF, "size": Y_MMO[:, 1]})
 
 
 def _with(a, i, value, dtype=float):
@@ -193,6 +196,37 @@ def _pickle_with(trained_on, change):
         return pickle.dumps(Saved(type(est), state))
 
     return make
+
+
+def _in_other_estimator(trained_on, Est):
+    """Bytes of a pickled fitted model whose saved state loads into ``Est``."""
+
+    def make():
+        state = pickle.loads(pickle.dumps(_fitted(trained_on).__getstate__()))
+
+        class Saved:
+            def __reduce__(self):
+                return object.__new__, (Est,), state
+
+        return pickle.dumps(Saved())
+
+    return make
+
+
+def _fitted_part(*path, value):
+    """A change that sets ``_fitted_state[path...]`` to ``value``."""
+
+    def change(state):
+        target = state["_fitted_state"]
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value(target[path[-1]]) if callable(value) else value
+
+    return change
+
+
+def _drop_last_slot(state):
+    state["_fitted_state"]["optimizer_state"].pop()
 
 
 def _set_format(value):
@@ -354,8 +388,10 @@ BAD_INPUT = {
     "batch_size-zero": Case("reg", "fit", X, Y_REG, params={"batch_size": 0},
                             match="'batch_size' parameter"),
     "hidden_layer_sizes-empty-list": Case("clf", "fit", X, Y_CLF,
-                                          params={"hidden_layer_sizes": []},
-                                          match="hidden_layer_sizes"),
+                                          params={"hidden_layer_sizes": []}, raises=None,
+                                          check=_fitted_ok),
+    "hidden_layer_sizes-zero": Case("clf", "fit", X, Y_CLF, params={"hidden_layer_sizes": (4, 0)},
+                                    match=r"positive ints \(\(\) for no hidden layer\)"),
     "hidden_layer_sizes-float": Case("clf", "fit", X, Y_CLF,
                                      params={"hidden_layer_sizes": (4.5,)},
                                      match="hidden_layer_sizes"),
@@ -449,7 +485,42 @@ BAD_INPUT = {
                                            match="X has 4 features.*expecting 3"),
     "warm_start-same-parameters-refit": Case("clf", "warm-refit", X, Y_CLF, raises=None,
                                              check=_trained_epochs(5)),
+    "warm_start-multilabel-after-one-hot-refit": Case(
+        "clf", "warm-refit", X, Y_MULTILABEL, trained_on="one-hot",
+        match="one-hot head .* Declare the target's kind up front.*'multilabel-indicator'"),
+    # -- the kind of target (issues 23 and 24) ------------------------------------------------
+    "target_type-one-hot-for-multilabel-fit": Case(
+        "clf", "fit", X, Y_MULTILABEL, params={"target_type": "one-hot"},
+        match=r"target_type='one-hot' was declared.*rows \[.*\] hold \[.*\] ones"),
+    "y-sparse-multilabel-fit": Case("clf", "fit", X, sp.csr_matrix(Y_MULTILABEL), raises=None,
+                                    check=_multilabel_head),
+    "y-object-ints-fit": Case("clf", "fit", X, Y_MMO[:, 1].astype(object), raises=None,
+                              check=_fitted_ok),
+    "y-object-bools-fit": Case("clf", "fit", X, (X[:, 0] > 0).astype(object), raises=None,
+                               check=_fitted_ok),
+    "y-frame-string-and-int-columns-fit": Case("clf", "fit", X, Y_FRAME_MIXED, raises=None,
+                                               check=_fitted_ok),
+    "y-frame-column-mixing-types-fit": Case(
+        "clf", "fit", X, Y_FRAME_MIXED.assign(size=_with(Y_MMO[:, 1], 3, "big", object)),
+        match=r"column 1 of y mixes label types \(\['int', 'str'\]\)"),
+    "score-multioutput-labels-as-strings": Case("clf", "score", X, Y_MMO.astype(str),
+                                                trained_on="mmo",
+                                                match="Mix of label input types"),
+    "class_weight-list-of-one-dict-fit": Case("clf", "fit", X, Y_CLF,
+                                              params={"class_weight": [{"yes": 2.0, "no": 1.0}]},
+                                              raises=None, check=_fitted_ok),
+    "sample_weight_val-overflows-float32-fit": Case(
+        "reg", "fit", X, Y_REG, params={"early_stopping": True},
+        fit_kw={"X_val": X, "y_val": Y_REG, "sample_weight_val": np.full(40, 1e39)},
+        match=r"validation weights \(sample_weight_val\) range from 1e\+39"),
     # -- targets float32 training cannot resolve ---------------------------------------------
+    "y-near-float64-max-fit": Case("reg", "fit", X, Y_REG * 1.2e307,
+                                   match="within a factor of 10 of the largest float64"),
+    "y-1e307-fit": Case("reg", "fit", X, Y_REG * 1.8e306, raises=None,
+                        check=_predicts_finite_large),
+    "y-beyond-float32-unstandardized-fit": Case("reg", "fit", X, Y_REG * 1e38,
+                                                params={"standardize_target": False},
+                                                match="standardize_target=False.*float32"),
     "y-1e15-lbfgs-unstandardized-fit": Case("reg", "fit", X, Y_REG * 1e14,
                                             params={"solver": "lbfgs",
                                                     "standardize_target": False},
@@ -481,7 +552,13 @@ BAD_INPUT = {
     "body-int32-layer-fit": Case("clf", "fit", X, Y_CLF, params=_body(_int32_body),
                                  match="computes in int32"),
     "body-not-a-model-fit": Case("clf", "fit", X, Y_CLF, params={"body": "resnet"},
-                                 match="body must be a keras.Model"),
+                                 raises=TypeError, match="body must be a keras.Model"),
+    "body-builder-unexpected-keyword-fit": Case(
+        "clf", "fit", X, Y_CLF, params={"body": skout.KerasBody(_dense_body, units=3)},
+        raises=TypeError, match="could not be built.*unexpected keyword argument 'units'"),
+    "body-parameter-hides-build-set_params": Case(
+        "clf", "set_params", None, params={"body": skout.KerasBody(_dense_body)},
+        fit_kw={"body__build": 3}, match="Invalid parameter 'build' for KerasBody"),
     "body-X-beyond-float32-predict": Case("clf", "predict", _with(X, 0, 1e39),
                                           trained_on="clf-body",
                                           match="beyond float32's range"),
@@ -498,6 +575,38 @@ BAD_INPUT = {
     "pickle-missing-encoder-load": Case(
         "reg", "load", _pickle_with("reg", lambda s: s["_fitted_state"].pop("encoder")),
         match=r"misses \['encoder'\]"),
+    # -- tampered saved states (issue 23, finding 13) --------------------------------------------
+    "pickle-classes-unsorted-load": Case(
+        "clf", "load", _pickle_with("clf", _fitted_part("encoder", "classes",
+                                                        value=lambda c: c[::-1].copy())),
+        match="classes are not sorted and unique"),
+    "pickle-classes-duplicate-load": Case(
+        "clf", "load", _pickle_with("clf", _fitted_part("encoder", "classes",
+                                                        value=np.array(["no", "no"]))),
+        match="classes are not sorted and unique"),
+    "pickle-target-type-swapped-load": Case(
+        "clf", "load", _pickle_with("clf", _fitted_part("head", "target_type",
+                                                        value="multilabel-indicator")),
+        match="decoding 'binary threshold' is not a 'multilabel-indicator' target's"),
+    "pickle-scale-zero-load": Case(
+        "reg", "load", _pickle_with("reg", _fitted_part("encoder", "scale",
+                                                        value=np.array([0.0]))),
+        match=r"scale is not > 0"),
+    "pickle-classifier-state-in-regressor-load": Case(
+        "reg", "load", _in_other_estimator("clf", AutoHeadRegressor),
+        match="holds a classifier's state .* for a regression estimator"),
+    "pickle-unknown-decoding-load": Case(
+        "clf", "load", _pickle_with("clf", _fitted_part("head", "decoding", value="magic")),
+        match="decoding 'magic' is not"),
+    "pickle-negative-dropout-load": Case(
+        "clf", "load", _pickle_with("clf", _fitted_part("spec", "dropout", value=-0.5)),
+        match=r"dropout rate is -0.5, outside \[0, 1\)"),
+    "pickle-predict-attribute-load": Case(
+        "clf", "load", _pickle_with("clf", lambda state: state.update(predict="hijacked")),
+        match="sets 'predict', which would hide AutoHeadClassifier's own 'predict'"),
+    "pickle-optimizer-state-cut-load": Case(
+        "clf", "load", _pickle_with("clf", _drop_last_slot),
+        match="optimizer state does not"),
     # -- validation data ------------------------------------------------------------------------
     "X_val-without-y_val-fit": Case("clf", "fit", X, Y_CLF, fit_kw={"X_val": X},
                                     match="X_val and y_val must be given together"),
@@ -518,8 +627,11 @@ def _call(case):
         return est.fit(case.X, case.y, **case.fit_kw)
     if case.where == "partial_fit":
         return est.partial_fit(case.X, case.y, **case.fit_kw)
+    if case.where == "set_params":
+        return est.set_params(**case.fit_kw)
     if case.where == "warm-refit":
-        est = ESTIMATORS[case.est](**TINY, warm_start=True).fit(*TRAINING[case.est])
+        est = ESTIMATORS[case.est](**TINY, warm_start=True)
+        est.fit(*TRAINING[case.trained_on or case.est])
         return est.set_params(**case.params).fit(case.X, case.y, **case.fit_kw)
     est = _fitted(case.trained_on or case.est)
     if case.where == "score":
