@@ -132,7 +132,11 @@ def quantile_rows(data, levels=(0.05, 0.95)):
         for q in levels
     ]
     rows.append(
-        ("HGB, one model per level", *(m.predict(X_test) for m in hgb), time.perf_counter() - start)
+        (
+            "HGB, one model per level",
+            *(m.predict(X_test) for m in hgb),
+            time.perf_counter() - start,
+        )
     )
     table = []
     for label, low, high, seconds in rows:
@@ -188,9 +192,7 @@ def main(argv=None):
     def contenders(loss, with_mlp):
         found = [("skout", _scaled(AutoHeadRegressor(loss=loss, **NET)))]
         if with_mlp:
-            found.append(
-                ("MLPRegressor", _scaled(MLPRegressor(loss=loss, **NET)))
-            )
+            found.append(("MLPRegressor", _scaled(MLPRegressor(loss=loss, **NET))))
         found.append(("HGB", lambda: HistGradientBoostingRegressor(loss=loss, random_state=SEED)))
         return found
 
