@@ -220,6 +220,38 @@ def import_keras():
     return import_keras()
 
 
+def keras_activation(keras, name):
+    """The Keras activation of an output head's activation name.
+
+    skout's heads use Keras's names, except ``"exp"`` (a log link: Keras's
+    ``"exponential"``) and ``"increasing"`` (a list of quantiles that never
+    cross), which skout registers with Keras as ``"skout>increasing"`` so that
+    a saved ``model_`` loads wherever skout is imported.
+    """
+    if name == "exp":
+        return "exponential"
+    if name == "increasing":
+        return _increasing_activation(keras)
+    return name
+
+
+_REGISTERED = {}
+
+
+def _increasing_activation(keras):
+    """The "increasing" output as a Keras activation (the engine's definition)."""
+    if "increasing" not in _REGISTERED:
+
+        @keras.saving.register_keras_serializable(package="skout", name="increasing")
+        def increasing(z):
+            first = z[:, :1]
+            steps = keras.ops.cumsum(keras.ops.softplus(z[:, 1:]), axis=1)
+            return keras.ops.concatenate([first, first + steps], axis=1)
+
+        _REGISTERED["increasing"] = increasing
+    return _REGISTERED["increasing"]
+
+
 def attach_heads(keras, inputs, features, outputs, l2=0.0, logits=False):
     """A Keras model: ``features`` feeding one ``Dense`` output layer per head.
 
@@ -229,7 +261,8 @@ def attach_heads(keras, inputs, features, outputs, l2=0.0, logits=False):
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
     layers = [
         keras.layers.Dense(
-            out.units, activation="linear" if logits else out.activation,
+            out.units,
+            activation="linear" if logits else keras_activation(keras, out.activation),
             name=f"output_{j}", kernel_regularizer=regularizer,
         )(features)
         for j, out in enumerate(outputs)
