@@ -420,18 +420,25 @@ def prior_logits(out, target, weights):
     return weights @ target / total
 
 
-def start_from_prior(weights, outputs, Y, W):
+def start_from_prior(weights, outputs, Y, W, start=None):
     """Initial weights whose heads predict the data's prior exactly.
 
     Each head's bias is its :func:`prior_logits` and its kernel is zero, so the
     untrained network outputs the prior for every row (its loss is the prior's
     entropy, or the best constant's loss) and training starts from there
     rather than spending its first epochs learning the class balance or the
-    target's level. The heads are the last ``2 * len(outputs)`` weights
-    (kernel, bias) in skout's order, for the dense network and for a body.
+    target's level.
+
+    The heads are ``2 * len(outputs)`` weights (kernel, bias) in skout's
+    order, starting at ``start`` (a spec's ``heads_at``). By default they end
+    at the last 1-D weight, the last head's bias: for a body and a dense
+    network they are the last weights; a dense network's embedding tables,
+    which follow them, are all 2-D.
     """
     weights = list(weights)
-    start = len(weights) - 2 * len(outputs)
+    if start is None:
+        last_bias = max(i for i, w in enumerate(weights) if np.ndim(w) == 1)
+        start = last_bias + 1 - 2 * len(outputs)
     for j, (out, target) in enumerate(zip(outputs, _blocks(outputs, Y))):
         kernel, bias = weights[start + 2 * j], weights[start + 2 * j + 1]
         weights[start + 2 * j] = np.zeros_like(kernel)
