@@ -136,9 +136,11 @@ class FeatureEncoder:
                     f"This model was fitted on skout.Inputs({names}); give X the same way "
                     f"(got a {type(X).__name__})."
                 )
-            validate_data(checker, X, reset=False, skip_check_array=True)
+            # Names and shapes first: they say more than a count of features.
             _same_names([g.name for g in self.groups], list(X.names))
-            return self._arrays(checker, X)
+            parts = self._arrays(checker, X)
+            validate_data(checker, X, reset=False, skip_check_array=True)
+            return parts
         if isinstance(X, Inputs):
             raise ValueError(
                 "This model was fitted on a table X (a DataFrame or array), not on "
@@ -357,9 +359,7 @@ def _fit(estimator, checker, X, reset):
         for j in (np.flatnonzero(mask) if mask is not None else ())
     )  # fmt: skip
     if estimator.inputs is not None:
-        from .body import declared_input_shapes
-
-        groups = _groups(X, estimator.inputs, names, declared_input_shapes(estimator.body))
+        groups = _groups(X, estimator.inputs, names, estimator.body)
         encoder = FeatureEncoder("columns", n_columns, categorical, (), groups)
     else:
         is_code = mask if mask is not None else np.zeros(n_columns, dtype=bool)
@@ -371,12 +371,14 @@ def _fit(estimator, checker, X, reset):
     return encoder._encode(checker, X), encoder
 
 
-def _groups(X, mapping, names, declared):
-    """Each named input's columns (resolved once, at fit) and sample shape."""
+def _groups(X, mapping, names, body):
+    """Each named input's columns (resolved once, at fit) and sample shape: a
+    group whose number of columns is the size of the body's declared input
+    shape (pixel columns of an image) is reshaped to it."""
     if names is None and np.ndim(X) != 2:
         raise ValueError("inputs= maps the columns of a 2-D table X.")
     n_columns = len(names) if names is not None else X.shape[1]
-    groups, owner = [], {}
+    selected, owner = {}, {}
     for name, selection in mapping.items():
         if not isinstance(name, str):
             raise ValueError(f"inputs= maps input names (str) to columns; got the key {name!r}.")
@@ -390,14 +392,22 @@ def _groups(X, mapping, names, declared):
                     "column to one input, once (copy it under a new name to feed it twice)."
                 )
             owner[j] = name
-        shape = (len(columns),)
-        wanted = (declared or {}).get(name)
-        if wanted is not None and None not in wanted and tuple(wanted) != shape:
-            if int(np.prod(wanted)) == len(columns):
-                shape = tuple(int(d) for d in wanted)  # pixel columns -> the image shape
-        groups.append(Group(name, tuple(columns), shape))
-    if not groups:
+        selected[name] = tuple(columns)
+    if not selected:
         raise ValueError("inputs= is empty: map each input of the body to its columns.")
+    declared = {}
+    if body is not None:
+        from .body import declared_input_shapes
+
+        flat = {name: (len(columns),) for name, columns in selected.items()}
+        declared = declared_input_shapes(body, flat) or {}
+    groups = []
+    for name, columns in selected.items():
+        shape = (len(columns),)
+        wanted = declared.get(name)
+        if wanted is not None and None not in wanted and int(np.prod(wanted)) == len(columns):
+            shape = tuple(int(d) for d in wanted)  # e.g. pixel columns -> the image's shape
+        groups.append(Group(name, columns, shape))
     return tuple(groups)
 
 

@@ -129,14 +129,21 @@ def input_names(model):
     return tuple(str(t.name) for t in getattr(model, "inputs", None) or ())
 
 
-def declared_input_shapes(body):
-    """``{name: shape}`` of a Keras model body's inputs; None for a build function
-    (its inputs are known once it is built) or a model without declared inputs."""
+def declared_input_shapes(body, shapes):
+    """``{name: shape}`` of the body's inputs, as it declares them for inputs of
+    ``shapes`` (``{name: shape}``): a Keras model's own, or what a build
+    function builds. None where that is unknown (a subclassed model not built
+    yet, a build function that fails: building it again says why)."""
     keras = import_keras()
+    model = body
     if not isinstance(body, keras.layers.Layer):
-        return None
+        build = body.build if isinstance(body, KerasBody) else body
+        try:
+            model = build(dict(shapes))
+        except Exception:  # the real build, in body_spec, reports it
+            return None
     try:
-        inputs = getattr(body, "inputs", None)
+        inputs = getattr(model, "inputs", None)
         if not inputs:
             return None
         return {str(t.name): tuple(t.shape[1:]) for t in inputs}
