@@ -365,3 +365,8 @@ def test_polars_categorical_and_enum_columns_are_categorical(fitted):
     est = _quiet_fit(AutoHeadClassifier(**PARAMS), X_polars, Y)
     np.testing.assert_array_equal(est.is_categorical_, [False, True, True, False])
     np.testing.assert_allclose(est.predict_proba(X_polars), fitted.predict_proba(X), atol=1e-6)
+
+
+def test_the_summary_shows_the_embedded_columns(fitted):
+    text = fitted._repr_mimebundle_()["text/plain"]
+    assert "2 numeric + 2 embedded (4, 32) → 16 relu → 1 sigmoid" in text

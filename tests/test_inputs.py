@@ -290,3 +290,7 @@ def test_what_predict_refuses(fitted):
         fitted.predict(Inputs(image=IMAGE, meta=META[:, :2]))
     with pytest.raises(ValueError, match=r"Input X\['meta'\] contains NaN"):
         fitted.predict(Inputs(image=IMAGE, meta=np.where(META > 1, np.nan, META)))
+
+
+def test_the_summary_shows_each_input(fitted):
+    assert "inputs image 8×8×1 + meta 3 → Functional(" in fitted._repr_mimebundle_()["text/plain"]
