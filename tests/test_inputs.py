@@ -294,3 +294,18 @@ def test_what_predict_refuses(fitted):
 
 def test_the_summary_shows_each_input(fitted):
     assert "inputs image 8×8×1 + meta 3 → Functional(" in fitted._repr_mimebundle_()["text/plain"]
+
+
+def test_partial_fit_and_warm_start_go_on_with_inputs():
+    est = AutoHeadClassifier(**PARAMS)
+    for start in range(0, N, 32):
+        rows = slice(start, start + 32)
+        est.partial_fit(X[rows], Y[rows], classes=["cat", "dog"])
+    assert est.n_iter_ == 3 and est.predict(X).shape == (N,)
+    warm = AutoHeadClassifier(**PARAMS, warm_start=True)
+    _quiet(warm.fit, X, Y)
+    first = warm.loss_curve_[:]
+    _quiet(warm.fit, X, Y)
+    assert warm.loss_curve_[: len(first)] == first and len(warm.loss_curve_) > len(first)
+    with pytest.raises(ValueError, match=r"lacks \['meta'\]"):
+        warm.fit(Inputs(image=IMAGE), Y)
