@@ -205,7 +205,7 @@ class LossRule:
     standardize : {"moments", "robust", "none"}
         How ``AutoHeadRegressor`` scales the target for it (with
         ``standardize_target=True``): by its mean and standard deviation, by
-        its median and mean absolute deviation (a median or quantile head:
+        its median and median absolute deviation (a median or quantile head:
         robust to outliers, and a quantile of the scaled target is the scaled
         quantile), or not at all (a log link: its scale is the bias's).
     """

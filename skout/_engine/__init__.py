@@ -33,7 +33,7 @@ from .arrays import numpy_ops
 from .cache import clear_cache, set_training_cache_size, training_cache_size
 from .driver import NON_FINITE, Continuation, EngineOptions, TrainOutcome, backend_name, train
 from .network import forward
-from .objective import decode
+from .objective import decode, log_output_values, start_from_prior, weighted_quantile
 
 __all__ = [
     "NON_FINITE",
@@ -44,8 +44,11 @@ __all__ = [
     "clear_cache",
     "decode",
     "forward",
+    "log_output_values",
     "numpy_ops",
     "set_training_cache_size",
+    "start_from_prior",
     "train",
     "training_cache_size",
+    "weighted_quantile",
 ]
