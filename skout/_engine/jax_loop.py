@@ -25,7 +25,7 @@ from . import objective, optimizers, rule
 from .arrays import jax_ops
 from .cache import ProgramCache
 from .contract import Carry, ChunkResult
-from .nets import DenseNet, net_for
+from .nets import DenseNet, batch_objective, net_for
 
 __all__ = ["bucket", "loss_and_gradient", "max_epochs_per_call", "run_chunk"]
 
@@ -86,12 +86,10 @@ class _Program:
         self._value_and_grad = None
 
     def _objective(self, trainable, frozen, x, y, w, alpha, noise):
-        xp, net = self.xp, self.net
-        Z, frozen, extra = net.logits(xp, trainable, frozen, x, noise)
-        losses = objective.per_sample_loss(xp, net.outputs, y, Z)
-        squared = objective.penalty(xp, trainable, net.kernel_indices)
-        value, weight_sum = objective.batch_objective(xp, losses, w, squared, alpha)
-        return value + extra, (weight_sum, frozen)
+        value, weight_sum, frozen = batch_objective(
+            self.xp, self.net, trainable, frozen, x, y, w, alpha, noise
+        )
+        return value, (weight_sum, frozen)
 
     def _build(self):
         import jax
