@@ -9,7 +9,7 @@ import sklearn
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import TunedThresholdClassifierCV
 
 from skout import AutoHeadClassifier, AutoHeadRegressor
@@ -72,13 +72,18 @@ def test_a_prior_head_starts_near_the_prior_where_a_random_one_does_not(imbalanc
     assert random.loss_curve_[0] > 3 * entropy
 
 
-def test_a_prior_head_learns_an_imbalanced_problem_in_fewer_epochs(imbalanced):
+def test_an_imbalanced_problem_does_not_spend_its_first_epochs_learning_the_prior(imbalanced):
     X, y = imbalanced
-    params = dict(hidden_layer_sizes=(8,), max_iter=300, random_state=0)
-    prior = AutoHeadClassifier(**params).fit(X, y)
-    random = AutoHeadClassifier(**params, head_init="glorot").fit(X, y)
-    assert prior.n_iter_ < random.n_iter_
-    assert log_loss(y, prior.predict_proba(X)) <= log_loss(y, random.predict_proba(X)) * 1.1
+    params = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+    for seed in (0, 1, 2):
+        prior = AutoHeadClassifier(**{**params, "random_state": seed}).fit(X, y)
+        random = AutoHeadClassifier(**{**params, "random_state": seed}, head_init="glorot")
+        # After 5 epochs a prior head is near the prior's entropy (0.135: seeds
+        # 0-2 at 0.121-0.149); a random one is still learning the class
+        # balance (0.32-0.44).
+        entropy = _entropy(y)
+        assert prior.loss_curve_[-1] < 1.25 * entropy
+        assert random.fit(X, y).loss_curve_[-1] > 2 * entropy
 
 
 def test_partial_fit_starts_from_random_heads():
