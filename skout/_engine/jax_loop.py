@@ -24,15 +24,13 @@ import numpy as np
 from . import objective, optimizers, rule
 from .arrays import jax_ops
 from .cache import ProgramCache
-from .contract import Carry, ChunkResult
+from .contract import MAX_ORDER_ENTRIES, Carry, ChunkResult
 from .nets import DenseNet, batch_objective, net_for
 
 __all__ = ["bucket", "loss_and_gradient", "max_epochs_per_call", "run_chunk"]
 
 #: Most epochs one compiled call runs (its batch orders are an argument).
 EPOCHS_PER_CALL = 32
-#: Most batch-order entries (epochs x rows) passed to one call.
-MAX_ORDER_ENTRIES = 2**22
 
 _STATE_DTYPES = ("float", "float", "int32")
 

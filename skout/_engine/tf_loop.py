@@ -29,13 +29,11 @@ import numpy as np
 from . import objective, optimizers, rule
 from .arrays import tensorflow_ops
 from .cache import ProgramCache
-from .contract import Carry, ChunkResult, program_network
+from .contract import MAX_ORDER_ENTRIES, Carry, ChunkResult, program_network
 from .nets import batch_objective, net_for
 
 __all__ = ["loss_and_gradient", "max_epochs_per_call", "run_chunk", "tracing_count"]
 
-#: The most batch-order entries (epochs x rows) one compiled call holds.
-MAX_ORDER_ENTRIES = 4_000_000
 
 
 @contextmanager
