@@ -20,7 +20,7 @@ from ._repr import NetworkReprMixin
 from ._state import SOLVERS, FittedState, stopping_tuple
 from ._version import __version__
 from .body import body_spec, rebuild_error
-from .heads import LOSS_NAMES, check_loss
+from .heads import check_loss
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 _NON_FINITE = _engine.NON_FINITE
@@ -134,8 +134,8 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         "categorical_features": ["array-like", StrOptions({"from_dtype"}), None],
         "embedding_dim": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), dict],
         "inputs": [None, dict],
-        "loss": [StrOptions({"auto", *LOSS_NAMES})],
         "dtype": [StrOptions({"float32", "float64"})],
+        "head_init": [StrOptions({"prior", "constant", "glorot"})],
     }
 
     _task = None  # "classification" or "regression"
@@ -145,6 +145,10 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         raise NotImplementedError
 
     def _encoder_options(self):
+        return {}
+
+    def _loss_options(self):
+        """The loss's parameters (``quantile``, ``power``) for :func:`check_loss`."""
         return {}
 
     def _extra_sample_weight(self, y, incremental, encoder):
@@ -389,6 +393,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
                 self._check_warm_start_target(previous, y)
             self._check_continued_target(previous, y)
             head, encoder = previous.head, previous.encoder
+            self._check_target_range(y, head)
             weights = previous.current_weights()
             spec = self._network_spec(X, head, features)
             if spec != previous.spec:
@@ -398,7 +403,8 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
                     f"{spec}. Set warm_start=False (or refit) to start afresh."
                 )
         else:
-            head = check_loss(self._choose_head(y, classes), self.loss)
+            head = check_loss(self._choose_head(y, classes), self.loss, **self._loss_options())
+            self._check_target_range(y, head)
             encoder = TargetEncoder(head).fit(
                 y, classes=classes, like=y, sample_weight=sample_weight, sparse=y_sparse,
                 **self._encoder_options(),
@@ -421,6 +427,16 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         data, val = self._validation_split(
             checker, X, Y, y, sample_weight, encoder, validation, rng, features, spec
         )
+        if not continuing and not incremental and self.head_init != "glorot":
+            # The heads start at the training rows' prior (class balance, target
+            # level), not at random intercepts; the other layers as drawn. Not
+            # for partial_fit: its first batch is one sample of a stream, whose
+            # balance is not the stream's (a class it lacks would start at 0).
+            first_head = 2 * len(spec.hidden_layer_sizes) if spec.predicts_in_numpy else None
+            weights = _engine.start_from_prior(
+                weights, head.outputs, data[1], data[2], first_head,
+                zero_kernels=self.head_init == "constant",
+            )  # fmt: skip
         if features is not None:  # which embedding rows the training rows read
             features = features.counted(spec, data[0], data[2])
         n_outputs = 1 if np.ndim(y) == 1 else np.shape(y)[1]
@@ -519,6 +535,9 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
                 f"target encoding of the fitted model, but {said} would change them. "
                 "Set them back, or refit from scratch with warm_start=False."
             )
+
+    def _check_target_range(self, y, head):
+        """Hook: refuse target values the head's loss cannot take (every batch)."""
 
     def _check_target_scale(self, y, encoder):
         """Hook: refuse a target that float32 training cannot resolve."""
@@ -715,8 +734,9 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         }
 
     @classmethod
-    def _network_outputs(cls, state, X):
-        """The network's outputs for ``X``, all from the one fitted ``state``."""
+    def _network_outputs(cls, state, X, logits=False):
+        """The network's outputs for ``X``, all from the one fitted ``state``
+        (``logits=True``: before the heads' output functions)."""
         spec = state.spec
         if state.features is not None:  # categorical codes, several inputs
             X = state.features.transform(state.input_checker(cls), X)
@@ -724,17 +744,17 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         else:
             X = cls._validate_predict_X(state, X)
         if not spec.predicts_in_numpy:
-            outputs = _keras_outputs(state, X.toarray() if sp.issparse(X) else X)
+            outputs = _keras_outputs(state, X.toarray() if sp.issparse(X) else X, logits)
         elif sp.issparse(X):
             # A chunk of rows at a time: a large sparse X is never densified whole.
             step = _SPARSE_ROWS_PER_CHUNK
             parts = [
-                _engine.forward(spec, state.weights64(), X[i : i + step].toarray())
+                _engine.forward(spec, state.weights64(), X[i : i + step].toarray(), logits)
                 for i in range(0, X.shape[0], step)
             ]
             outputs = [np.concatenate(chunks) for chunks in zip(*parts)]
         else:
-            outputs = _engine.forward(spec, state.weights64(), X)
+            outputs = _engine.forward(spec, state.weights64(), X, logits)
         if not all(np.isfinite(o.sum()) for o in outputs):
             raise ValueError(
                 "The network produced non-finite outputs for this X; its "
@@ -862,11 +882,11 @@ def _float32_or_refuse(X):
     return X32
 
 
-def _keras_outputs(state, X):
+def _keras_outputs(state, X, logits=False):
     """Outputs of a user-body network, from its architecture's compiled predict
     (``X`` a tuple of arrays for a body with several inputs)."""
     X = _engine.each(_float32_or_refuse, X)
-    predict = state.predict_fn()
+    predict = state.predict_fn(logits)
     step = _KERAS_PREDICT_BATCH
     n = _engine.n_rows(X)
     parts = [predict(_engine.rows(X, slice(i, i + step))) for i in range(0, n, step)]

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._engine import decode, numpy_ops
-from .heads import Head
+from ._engine import decode, log_output_values, numpy_ops, weighted_quantile
+from .heads import Head, loss_rule
 
 _NUMPY = numpy_ops(np.float64)
 
@@ -49,6 +49,32 @@ def _weighted_mean_std(y, sample_weight):
     mean = np.average(y, axis=0, weights=sample_weight)
     variance = np.average((y - mean) ** 2, axis=0, weights=sample_weight)
     return mean, np.sqrt(variance)
+
+
+def _weighted_median_spread(y, sample_weight):
+    """Column medians and median absolute deviations from them, weighted.
+
+    The scaling of a median or quantile head: robust to the outliers such a
+    loss is chosen for (a few huge values move neither), and a quantile of
+    the scaled target is the scaled quantile, so the head learns the same
+    thing. Where more than half the rows share one value (a median absolute
+    deviation of 0), the mean absolute deviation stands in.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array([[1.0], [2.0], [3.0], [4.0], [1000.0]])
+    >>> _weighted_median_spread(y, None)
+    (array([3.]), array([1.]))
+    """
+    weights = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+    if not weights.sum() > 0:
+        weights = np.ones(len(y))
+    median = weighted_quantile(y, weights, 0.5)
+    deviation = np.abs(y - median)
+    spread = weighted_quantile(deviation, weights, 0.5)
+    mean_deviation = np.average(deviation, axis=0, weights=weights)
+    return median, np.where(spread > 0, spread, mean_deviation)
 
 
 def _common_dtype(dtypes):
@@ -119,14 +145,16 @@ class TargetEncoder:
         else:
             self.classes_ = None
             y2 = y.reshape(len(y), -1).astype(np.float64)
-            if standardize:
+            how = loss_rule(self.head.outputs[0].loss).standardize if standardize else "none"
+            if how != "none":
                 # Scale by max |y| first, so huge targets do not overflow.
                 peak = np.max(np.abs(y2), axis=0)
                 peak = np.where(peak > 0, peak, 1.0)
-                mean, std = _weighted_mean_std(y2 / peak, sample_weight)
+                centre = _weighted_mean_std if how == "moments" else _weighted_median_spread
+                mean, spread = centre(y2 / peak, sample_weight)
                 self.mean_ = mean * peak
-                std = std * peak
-                self.scale_ = np.where(std > 0, std, 1.0)
+                spread = spread * peak
+                self.scale_ = np.where(spread > 0, spread, 1.0)
                 if not (np.all(np.isfinite(self.mean_)) and np.all(np.isfinite(self.scale_))):
                     raise ValueError(
                         "y is too large to standardise in float64; rescale it "
@@ -201,6 +229,41 @@ class TargetEncoder:
             per_output.append(p)
         return per_output if kind == "multiclass-multioutput" else per_output[0]
 
+    def log_proba(self, logits):
+        """scikit-learn's ``predict_log_proba`` from the heads' logits.
+
+        Computed from the logits (the engine's log output functions), so a
+        probability that rounds to 0 still has a finite logarithm.
+        """
+        kind = self.head.target_type
+        per_output = []
+        for z, head_out in zip(logits, self.head.outputs):
+            if head_out.activation == "sigmoid" and kind != "multilabel-indicator":
+                z = np.column_stack([-z[:, 0], z[:, 0]])  # log(1 - p), log(p)
+            per_output.append(log_output_values(_NUMPY, head_out.activation, z))
+        return per_output if kind == "multiclass-multioutput" else per_output[0]
+
+    def decision(self, logits):
+        """scikit-learn's ``decision_function`` from the heads' logits.
+
+        A two-class head gives one score per row, shape (n,): its logit (one
+        sigmoid unit), or the difference of its two logits (two softmax units),
+        positive for ``classes_[1]``; any other head its logits, (n, K). A list,
+        one per column, for multiclass-multioutput.
+        """
+        per_output = []
+        for z, head_out in zip(logits, self.head.outputs):
+            if head_out.activation == "sigmoid" and head_out.units == 1:
+                z = z[:, 0]
+            elif (
+                head_out.activation == "softmax"
+                and head_out.units == 2
+                and (self.head.target_type != "one-hot")
+            ):
+                z = z[:, 1] - z[:, 0]
+            per_output.append(z)
+        return per_output if self.head.target_type == "multiclass-multioutput" else per_output[0]
+
     def predict(self, outputs):
         """Predictions in the format ``fit`` was given."""
         kind = self.head.target_type
@@ -215,7 +278,9 @@ class TargetEncoder:
                     "overflow float64): its values are far outside those seen in "
                     "fit. Scale X as at fit time."
                 )
-            return values.ravel() if self.ndim_ == 1 else values
+            # A 1-D target gives 1-D predictions, but a list of quantile levels
+            # gives one column per level.
+            return values.ravel() if self.ndim_ == 1 and values.shape[1] == 1 else values
         # Each head decides as the engine's validation score decides (a tie at
         # exactly 0.5 is the negative label for every sigmoid head, as in
         # MLPClassifier); here its decision becomes the user's labels.

@@ -407,8 +407,12 @@ _predict_cache = OrderedDict()
 _predict_lock = threading.Lock()
 
 
-def architecture_predict(spec):
+def architecture_predict(spec, logits=False):
     """``predict(weights, X)`` for every network of ``spec``'s architecture.
+
+    ``logits=True``: the heads' values before their output function (the
+    ``decision_function``), from the same weights.
+
 
     One Keras model per architecture serves as a template: its variables are
     never assigned, the weights of the fitted state are passed in at each call
@@ -421,19 +425,20 @@ def architecture_predict(spec):
     from ._framework import check_not_forked
 
     check_not_forked()  # the compiled function would wait forever in a forked child
+    key = (spec, bool(logits))
     with _predict_lock:
-        predict = _predict_cache.pop(spec, None)
+        predict = _predict_cache.pop(key, None)
         if predict is None:
-            predict = _stateless_predict(spec)
-        _predict_cache[spec] = predict
+            predict = _stateless_predict(spec, logits)
+        _predict_cache[key] = predict
         while len(_predict_cache) > PREDICT_CACHE_SIZE:
             _predict_cache.popitem(last=False)
     return predict
 
 
-def _stateless_predict(spec):
+def _stateless_predict(spec, logits=False):
     keras = import_keras()
-    model = spec.build()
+    model = spec.build(logits=logits)
     trainable = list(model.trainable_variables)
     non_trainable = list(model.non_trainable_variables)
     # Where each of skout's weights goes; the other variables (a random

@@ -164,11 +164,12 @@ class FittedState:
                 self.cache["keras_model"] = model
         return model
 
-    def predict_fn(self):
-        """``predict(X)`` with this state's weights, compiled once per architecture."""
+    def predict_fn(self, logits=False):
+        """``predict(X)`` with this state's weights, compiled once per architecture
+        (``logits=True``: the heads' values before their output function)."""
         from . import _network
 
-        predict = _network.architecture_predict(self.spec)
+        predict = _network.architecture_predict(self.spec, logits)
         if self.keras_model is not None:  # the user may change its weights
             return lambda X: predict(self.current_weights(), X)
         weights = list(self.weights)
@@ -358,15 +359,26 @@ def _floats_or_none(values, name="a curve"):
 
 
 #: The parameters that choose a head and its encoding (``head_params``).
-HEAD_PARAMS = ("loss", "binary_head", "standardize_target", "target_type")
+HEAD_PARAMS = (
+    "loss", "binary_head", "standardize_target", "target_type", "quantile", "power",
+)  # fmt: skip
+
+
+def _head_param_value(value):
+    """A head parameter's saved value: a str, a bool, None, a number or a list of numbers."""
+    if value is None or isinstance(value, (str, bool)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(isinstance(v, Real) and not isinstance(v, bool) for v in value)
+    return isinstance(value, Real)
 
 
 def _head_params(params):
     if not isinstance(params, dict) or not all(
-        k in HEAD_PARAMS and isinstance(v, (str, bool)) for k, v in params.items()
+        k in HEAD_PARAMS and _head_param_value(v) for k, v in params.items()
     ):
         raise _damaged(f"head_params is not a dict of the parameters {', '.join(HEAD_PARAMS)}")
-    return dict(params)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
 
 
 def _input_attributes(features):
@@ -389,15 +401,23 @@ def _str(value, name):
     return value
 
 
+def _output_to_dict(out):
+    data = {"units": int(out.units), "activation": out.activation, "loss": out.loss}
+    if out.loss_params:
+        data["loss_params"] = [float(v) for v in out.loss_params]
+    return data
+
+
 def _head_to_dict(head):
     return {
         "target_type": head.target_type,
         "decoding": head.decoding,
-        "outputs": [
-            {"units": int(o.units), "activation": o.activation, "loss": o.loss}
-            for o in head.outputs
-        ],
+        "outputs": [_output_to_dict(o) for o in head.outputs],
     }
+
+
+#: Every activation an output layer can have (the engine's output functions).
+OUTPUT_ACTIVATIONS = ("sigmoid", "softmax", "linear", "exp", "increasing")
 
 
 def _outputs_from_list(outputs):
@@ -405,14 +425,38 @@ def _outputs_from_list(outputs):
         raise _damaged("the output layers are not a list")
     result = []
     for o in outputs:
-        _check_keys(o, {"units", "activation", "loss"}, "an output layer")
+        # loss_params is saved only for the losses that have parameters.
+        keys = {"units", "activation", "loss"} | ({"loss_params"} & set(o or {}))
+        _check_keys(o, keys, "an output layer")
         activation = _str(o["activation"], "activation")
-        if activation not in ("sigmoid", "softmax", "linear"):
+        if activation not in OUTPUT_ACTIVATIONS:
             raise _damaged(f"unknown output activation {activation!r}")
-        result.append(
-            OutputHead(_int(o["units"], "units", minimum=1), activation, _str(o["loss"], "loss"))
+        params = tuple(_floats(o.get("loss_params", []), "loss_params"))
+        out = OutputHead(
+            _int(o["units"], "units", minimum=1), activation, _str(o["loss"], "loss"), params
         )
+        _check_loss_params(out)
+        result.append(out)
     return tuple(result)
+
+
+def _check_loss_params(out):
+    """A loss's parameters as the heads make them (and none for the others)."""
+    if out.loss == "tweedie":
+        fine = len(out.loss_params) == 1 and 1 <= out.loss_params[0] <= 2
+    elif out.loss == "quantile":
+        levels = out.loss_params
+        fine = (
+            len(levels) >= 1
+            and all(0 < q < 1 for q in levels)
+            and list(levels) == sorted(set(levels))
+            and (out.activation == "increasing") == (len(levels) > 1)
+            and (len(levels) == 1 or out.units == len(levels))
+        )
+    else:
+        fine = not out.loss_params
+    if not fine:
+        raise _damaged(f"the loss {out.loss!r} has the parameters {list(out.loss_params)}")
 
 
 def _head_from_dict(data):
@@ -431,7 +475,9 @@ def _head_from_dict(data):
 def _output_fits(kind, out):
     """Whether one output layer can be the head (or a column) of a ``kind`` target."""
     if kind.startswith("continuous"):
-        return out.activation == "linear" and (kind != "continuous" or out.units == 1)
+        if out.activation == "increasing":  # quantile levels of a 1-D target
+            return kind == "continuous"
+        return out.activation in ("linear", "exp") and (kind != "continuous" or out.units == 1)
     if kind == "multilabel-indicator":
         return out.activation == "sigmoid"
     if kind in ("one-hot", "multiclass"):
@@ -456,7 +502,11 @@ def _check_head(kind, outputs, decoding):
                 f"a {kind!r} target"
             )
         rule = loss_rule(out.loss)
-        if rule is None or not rule.trainable or rule.activation != out.activation:
+        trains = rule is not None and rule.trainable and (
+            rule.activation == out.activation
+            or (rule.name, out.activation) == ("quantile", "increasing")
+        )  # fmt: skip
+        if not trains:
             raise _damaged(f"loss {out.loss!r} does not train a {out.activation} output")
     expected = "argmax per output" if many else output_decoding(kind, outputs[0])
     if decoding != expected:
@@ -464,8 +514,7 @@ def _check_head(kind, outputs, decoding):
 
 
 def _spec_to_dict(spec):
-    outputs = [{"units": int(o.units), "activation": o.activation, "loss": o.loss}
-               for o in spec.outputs]  # fmt: skip
+    outputs = [_output_to_dict(o) for o in spec.outputs]
     if isinstance(spec, BodySpec):
         if spec.input_names:  # several inputs: a shape per name
             return {
@@ -674,7 +723,7 @@ def _encoder_from_dict(data, head):
         "multilabel-indicator": outputs[0].units,
         "multiclass-multioutput": len(outputs),
         "continuous": 1,
-        "continuous-multioutput": outputs[0].units,
+        "continuous-multioutput": outputs[0].target_width,
     }[kind]
     if encoder.n_columns_ != columns or (encoder.ndim_ == 1 and columns != 1):
         raise _damaged(

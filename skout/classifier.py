@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_array, check_consistent_length
 
 from ._base import _AutoHeadBase
 from ._compat import StrOptions, _check_sample_weight, _fit_context, warn_at_caller
-from .heads import CLASSIFIER_TARGET_TYPES, choose_head
+from .heads import CLASSIFIER_LOSS_NAMES, CLASSIFIER_TARGET_TYPES, choose_head
 
 
 class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
@@ -149,6 +149,18 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         ``warm_start``) refuses a batch the head cannot represent. For
         ``partial_fit``, classes given per column (``classes=[[...], ...]``)
         declare ``"multiclass-multioutput"`` too.
+    head_init : {"prior", "constant", "glorot"}, default="prior"
+        Where the output layer starts. ``"prior"``: its bias at the training
+        data's prior (the log class frequencies of a softmax head, the logit
+        of each label's rate for sigmoid units), weighted by ``sample_weight``
+        and ``class_weight``, its kernel drawn at random: a 99:1 problem starts
+        near P = 0.01 instead of 0.5, without spending its first epochs
+        learning the class balance. ``"constant"``: the same bias and a zero
+        kernel, so the untrained network predicts the prior exactly (its loss
+        is the prior's entropy); the output layer then grows from nothing,
+        which helped digits and slowed the first epochs of small data sets
+        (``benchmarks/regression_heads.py``). ``"glorot"``: bias and kernel at
+        random, as ``MLPClassifier``.
     dtype : {"float32", "float64"}, default="float32"
         What the built-in dense network's weights and arithmetic are, as
         ``MLPClassifier`` trains in the dtype of ``X``. float32 is faster;
@@ -217,6 +229,7 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
 
     _parameter_constraints: dict = {
         **_AutoHeadBase._parameter_constraints,
+        "loss": [StrOptions({"auto", *CLASSIFIER_LOSS_NAMES})],
         "binary_head": [StrOptions({"sigmoid", "softmax"})],
         "class_weight": [None, dict, list, StrOptions({"balanced"})],
         "target_type": [StrOptions({"auto", *CLASSIFIER_TARGET_TYPES})],
@@ -260,6 +273,7 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         loss="auto",
         binary_head="sigmoid",
         target_type="auto",
+        head_init="prior",
         dtype="float32",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -296,6 +310,7 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         self.loss = loss
         self.binary_head = binary_head
         self.target_type = target_type
+        self.head_init = head_init
         self.dtype = dtype
 
     def _head_params(self):
@@ -471,7 +486,7 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         return state.encoder.proba(self._network_outputs(state, X))
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`.
+        """Logarithm of :meth:`predict_proba`, computed from the logits.
 
         Parameters
         ----------
@@ -480,13 +495,35 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         Returns
         -------
         log_proba : ndarray or list of ndarray
-            Same shapes as :meth:`predict_proba`.
+            Same shapes as :meth:`predict_proba`; finite where a probability
+            rounds to 0.
         """
-        proba = self.predict_proba(X)
-        with np.errstate(divide="ignore"):
-            if isinstance(proba, list):
-                return [np.log(p) for p in proba]
-            return np.log(proba)
+        state = self._state()  # read once: a refit elsewhere swaps in a whole new one
+        return state.encoder.log_proba(self._network_outputs(state, X, logits=True))
+
+    def decision_function(self, X):
+        """The head's logits: the network's output before its sigmoid or softmax.
+
+        ``predict`` is ``classes_[decision > 0]`` for two classes and
+        ``classes_[argmax(decision)]`` otherwise, and ``predict_proba`` is the
+        sigmoid or softmax of it: what ``CalibratedClassifierCV(method=
+        "temperature")``, ``TunedThresholdClassifierCV`` and ``roc_auc_score``
+        read, unclipped.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        decision : ndarray of shape (n_samples,) or (n_samples, n_classes), or list
+            (n,) for two classes (positive for ``classes_[1]``: the one sigmoid
+            unit's logit, or the difference of two softmax logits); (n, K) for
+            more classes, one-hot and multilabel targets; a list with one array
+            per column for multiclass-multioutput.
+        """
+        state = self._state()  # read once: a refit elsewhere swaps in a whole new one
+        return state.encoder.decision(self._network_outputs(state, X, logits=True))
 
     def score(self, X, y, sample_weight=None):
         """Accuracy; for multiclass-multioutput, the share of rows all right.

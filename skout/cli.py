@@ -382,6 +382,12 @@ def _inspect(args):
     out += ["skout:", f"  {cls}().fit(X, y)  # picks this head itself", *_xy_lines(frame, dropped)]
     if kind == "binary":
         out.append("  (binary_head='softmax' gives Dense(2, activation='softmax') instead)")
+    if head.suggestion:
+        loss, _, why = head.suggestion.partition(": ")
+        out.append(
+            f"suggestion:   AutoHeadRegressor({loss}): {why}; its log link predicts a "
+            "positive mean (Dense(1, activation='exponential') in Keras)"
+        )
     numeric_labels = kind in ("multiclass", "multiclass-multioutput") and y.dtype.kind in "iuf"
     if numeric_labels and not args.classifier:
         out.append(

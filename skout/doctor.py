@@ -473,6 +473,7 @@ class _Target:
     rows: bool = False  # the loss sees rows of 0/1 (one-hot / multilabel), not labels
     low: float = 0.0  # regression: range of y
     high: float = 0.0
+    counts: bool = False  # regression: y holds non-negative whole numbers
 
     @property
     def multilabel(self):
@@ -491,7 +492,8 @@ def _targets(head, y):
         low, high = float(np.min(values)), float(np.max(values))
         cols = "" if kind == "continuous" else f" with {values.shape[1]} columns"
         what = f"a {kind} target{cols} ranging from {_fmt(low)} to {_fmt(high)}"
-        return [_Target(kind, what, low=low, high=high)]
+        counts = bool(low >= 0 and np.all(values == np.round(values)))
+        return [_Target(kind, what, low=low, high=high, counts=counts)]
     if kind == "multiclass-multioutput":
         out = []
         for j, o in enumerate(head.outputs):
@@ -862,10 +864,82 @@ def _label_loss(out, loss, option, target, seen, kind):
     return findings
 
 
+#: Output activations whose values are > 0: a mean on a log link (or close).
+_POSITIVE = ("exponential", "softplus")
+_LOG_LINK_NAMES = {"poisson": "Poisson", "gamma": "gamma", "tweedie": "Tweedie"}
+
+
+def _log_link_output(out, loss, option, target, where):
+    """Findings for an output trained with a deviance that reads a mean (> 0)."""
+    seen = f"{where} is {out.layer} with {loss.text}"
+    name = _LOG_LINK_NAMES[loss.name]
+    fix = (
+        f"Dense({option.units}, activation='exponential') with {loss.text} (or skout's "
+        f"AutoHeadRegressor(loss={loss.name!r}), which puts the log link in the head)"
+    )
+    findings = []
+    kind = _act_kind(out.activation)
+    if kind == "unknown":
+        findings.append(
+            _finding(
+                "unknown-activation",
+                f"{where}: {_unread_activation(out)}; a {name} loss reads the output as a "
+                "mean, which must stay above 0.",
+                fix,
+            )
+        )
+    elif out.activation not in _POSITIVE and kind != "sigmoid":
+        findings.append(
+            _finding(
+                "log-link-linear",
+                f"{seen}: {loss.name} reads the output as the predicted mean, which must be "
+                f"above 0, but a {out.activation} output goes negative: the loss then takes "
+                "the log of a negative mean and training turns to NaN.",
+                fix,
+            )
+        )
+    allowed_low = "above 0" if loss.name == "gamma" else "at least 0"
+    if target.low < 0 or (loss.name == "gamma" and target.low <= 0):
+        findings.append(
+            _finding(
+                "loss-target-range",
+                f"{seen}, but y reaches {_fmt(target.low)}: a {name} target must be "
+                f"{allowed_low}.",
+                f"loss={MSE!r} (or mean_absolute_error) for a target that can be negative",
+            )
+        )
+    if not findings:
+        findings.append(_finding("ok", f"{where} fits {target.what}: {out.layer}."))
+    return findings
+
+
 def _regression_output(out, loss, option, target, where):
     """Findings for one output trained on continuous values."""
+    if loss.name in _LOG_LINK_NAMES:
+        return _log_link_output(out, loss, option, target, where)
     findings = []
     seen = f"{where} is {out.layer} with {loss.text}"
+    if loss.name == "quantile" and (out.units or 1) > 1 and out.activation == "linear":
+        findings.append(
+            _finding(
+                "quantile-crossing",
+                f"{seen}: {out.units} quantiles as independent linear units can cross (the "
+                "higher quantile predicted below the lower one on some rows).",
+                "AutoHeadRegressor(loss='quantile', quantile=[...]): one unit per level, "
+                "built so that they never cross (or sort each row's predictions)",
+            )
+        )
+    if loss.name == MSE and out.activation in _POSITIVE and target.counts:
+        findings.append(
+            _finding(
+                "counts-squared-error",
+                f"{seen}, and y holds counts: a positive output models a mean on a log "
+                "link, but squared error weighs the noise of large counts most; the "
+                "loss that matches counts is the Poisson deviance.",
+                f"Dense({option.units}, activation='exponential') with loss='poisson' (or "
+                "AutoHeadRegressor(loss='poisson'))",
+            )
+        )
     fix = f"Dense({option.units}) (linear, activation=None) with loss={MSE!r}"
     kind = _act_kind(out.activation)
     in_range = f"y ranges from {_fmt(target.low)} to {_fmt(target.high)}"

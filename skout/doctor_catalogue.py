@@ -118,6 +118,53 @@ CATALOGUE: tuple[FindingKind, ...] = (
         ("000",),
     ),
     FindingKind(
+        "log-link-linear",
+        ("error",),
+        "A Poisson, gamma or Tweedie loss on an output that can go negative",
+        "The loss turns to NaN after a few steps (or at once), and fit stops or diverges.",
+        "These losses read the output as the predicted mean, which must be above 0; they "
+        "take its logarithm. A linear (or tanh, relu...) output gives negative or zero "
+        "means, whose logarithm is not a number.",
+        "Dense(k, activation='exponential') with the same loss: the output is exp of the "
+        "layer's value, a log link; skout's AutoHeadRegressor(loss='poisson') builds it.",
+        ("Dense(1)", "'poisson'", "whole numbers"),
+    ),
+    FindingKind(
+        "loss-target-range",
+        ("error",),
+        "A target the loss cannot take",
+        "Training turns to NaN, or fit refuses the target.",
+        "A Poisson or Tweedie target must be at least 0 and a gamma target above 0: their "
+        "deviances take the logarithm of the target (and of the mean).",
+        "A regression loss for targets of any sign: mean_squared_error, mean_absolute_error.",
+        ("Dense(1, activation='exponential')", "'poisson'", "numbers from -3 to 4"),
+    ),
+    FindingKind(
+        "counts-squared-error",
+        ("warning",),
+        "Counts trained with squared error on a log-link output",
+        "Predictions of large counts are noisy, small counts are fitted poorly, and the "
+        "held-out Poisson deviance is worse than a Poisson model's.",
+        "An exponential or softplus output models a mean that scales, as counts do, but "
+        "squared error weighs each count's noise by its size: large counts dominate the "
+        "fit. The Poisson deviance weighs them as their variance does.",
+        "loss='poisson' with Dense(k, activation='exponential'), or skout's "
+        "AutoHeadRegressor(loss='poisson').",
+        ("Dense(1, activation='exponential')", "'mean_squared_error'", "whole numbers"),
+    ),
+    FindingKind(
+        "quantile-crossing",
+        ("warning",),
+        "Several quantiles as independent units",
+        "On some rows the higher quantile is predicted below the lower one: an interval "
+        "whose ends are swapped.",
+        "Each linear unit is trained on its own level; nothing keeps their order, least "
+        "of all where data is thin.",
+        "skout's AutoHeadRegressor(loss='quantile', quantile=[...]): the first unit is "
+        "the lowest quantile and each next one adds a softplus step, so they never cross.",
+        ("Dense(2)", "'quantile'", "numbers from 12.5 to 250"),
+    ),
+    FindingKind(
         "units-mismatch",
         ("error",),
         "Output units do not match the classes or columns",

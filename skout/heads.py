@@ -31,7 +31,7 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
@@ -56,6 +56,7 @@ __all__ = [
     "output_decoding",
     "quantile_levels",
     "resolve_loss",
+    "suggest_loss",
 ]
 
 
@@ -205,7 +206,7 @@ class LossRule:
     standardize : {"moments", "robust", "none"}
         How ``AutoHeadRegressor`` scales the target for it (with
         ``standardize_target=True``): by its mean and standard deviation, by
-        its median and mean absolute deviation (a median or quantile head:
+        its median and median absolute deviation (a median or quantile head:
         robust to outliers, and a quantile of the scaled target is the scaled
         quantile), or not at all (a log link: its scale is the bias's).
     """
@@ -492,6 +493,9 @@ class Head:
     target_type: str
     outputs: tuple[OutputHead, ...]
     decoding: str
+    #: A loss worth considering for this target, and why (regression only,
+    #: from :func:`suggest_loss`); not part of the head itself.
+    suggestion: str = field(default="", compare=False)
 
     def _field(self, name):
         values = tuple(getattr(o, name) for o in self.outputs)
@@ -538,11 +542,41 @@ class Head:
         return f"{layers}\nmodel.compile(loss={self.loss!r}, ...)\n{decode}"
 
     def __repr__(self):
+        note = f", suggestion={self.suggestion!r}" if self.suggestion else ""
         return (
             f"Head(target_type={self.target_type!r}, units={self.units!r}, "
             f"activation={self.activation!r}, loss={self.loss!r}, "
-            f"decoding={self.decoding!r})"
+            f"decoding={self.decoding!r}{note})"
         )
+
+
+#: A count target with at least this share of zeros gets a Poisson suggestion.
+COUNT_ZEROS_SHARE = 0.1
+
+
+def suggest_loss(y):
+    """A loss worth trying for a numeric target, with the reason, or "".
+
+    ``loss="auto"`` stays squared error, because integer-valued targets such
+    as ``load_diabetes`` are regressed as they are; but non-negative whole
+    numbers with many zeros are counts, whose noise grows with their mean:
+    the Poisson deviance (a log link, predictions > 0) fits them.
+
+    Examples
+    --------
+    >>> suggest_loss(np.array([0, 0, 3, 1, 0, 7, 2, 0, 1, 0]))
+    "loss='poisson': y holds counts (whole numbers >= 0, 50% of them 0)"
+    >>> suggest_loss(np.array([151.0, 75.0, 141.0, 206.0]))
+    ''
+    """
+    values = np.asarray(y, dtype=np.float64)
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        return ""
+    whole = np.all(values >= 0) and np.all(values == np.round(values))
+    zeros = float(np.mean(values == 0))
+    if whole and zeros >= COUNT_ZEROS_SHARE and len(np.unique(values)) > 2:
+        return f"loss='poisson': y holds counts (whole numbers >= 0, {zeros:.0%} of them 0)"
+    return ""
 
 
 def _label_output(n_classes, binary_head):
@@ -765,10 +799,11 @@ def choose_head(y, *, estimator="classifier", binary_head="sigmoid", target_type
             raise ValueError("target_type is declared for classifiers only.")
         kind = _declared_kind(y_arr, kind, target_type)
     if kind == "continuous":
-        return Head(kind, (OutputHead(1, "linear", "mean_squared_error"),), "identity")
+        out = OutputHead(1, "linear", "mean_squared_error")
+        return Head(kind, (out,), "identity", suggestion=suggest_loss(y_arr))
     if kind == "continuous-multioutput":
         out = OutputHead(y_arr.shape[1], "linear", "mean_squared_error")
-        return Head(kind, (out,), "identity")
+        return Head(kind, (out,), "identity", suggestion=suggest_loss(y_arr))
     if kind in ("binary", "multiclass"):
         n_classes = _n_unique(y_arr.reshape(len(y_arr), -1)[:, 0] if y_arr.ndim == 2 else y_arr)
         _check_n_classes(n_classes, "y")

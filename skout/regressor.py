@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
 
 from ._base import _AutoHeadBase
-from ._compat import _fit_context
-from .heads import choose_head
+from ._compat import Interval, StrOptions, _fit_context
+from .heads import REGRESSOR_LOSS_NAMES, choose_head
 
 # Beyond this, L-BFGS cannot fit an unstandardised target in float32: its
 # squared errors swamp the loss's resolution and it "converges" at once.
@@ -22,11 +25,16 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
     """Keras neural-network regressor with a head sized from ``y``.
 
-    A 1-D target gets one linear unit, a 2-D target one per column, trained
-    with mean squared error. Every numeric target is continuous here: integer
-    valued targets such as ``load_diabetes().target`` are regressed, not
-    classified. The target is standardised for training and restored in
-    ``predict`` (``standardize_target=False`` turns that off).
+    A 1-D target gets one output unit, a 2-D target one per column, trained
+    with mean squared error (``loss="auto"``), or with the loss that fits the
+    target: ``"poisson"`` for counts, ``"gamma"`` and ``"tweedie"`` for
+    positive amounts (a log link: the output is exp of the last layer, so
+    predictions are positive), ``"absolute_error"`` for the median and
+    ``"quantile"`` for one quantile or a list of them (which never cross).
+    Every numeric target is continuous here: integer valued targets such as
+    ``load_diabetes().target`` are regressed, not classified. The target is
+    scaled for training and restored in ``predict`` where the loss allows it
+    (``standardize_target=False`` turns that off).
 
     Parameters mean what they mean in :class:`~sklearn.neural_network.MLPRegressor`.
 
@@ -125,10 +133,42 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
         reshaped to it (pixel columns to an image). Columns no input names
         are not used.
     loss : str, default="auto"
-        ``"auto"`` (mean squared error), or ``"mean_absolute_error"``,
-        ``"huber"``, ``"log_cosh"``; a classification loss is refused.
+        ``"auto"`` or ``"squared_error"`` (mean squared error: predicts the
+        mean), ``"absolute_error"`` (the median), ``"huber"``, ``"log_cosh"``;
+        ``"poisson"`` (y >= 0, not all 0), ``"gamma"`` (y > 0) and
+        ``"tweedie"`` (y >= 0, with ``power``), each trained with half the
+        deviance of its distribution on a log link, predicting the mean;
+        ``"quantile"`` (with ``quantile``), the pinball loss. scikit-learn's
+        names (``MLPRegressor``, ``HistGradientBoostingRegressor``) and
+        Keras's (``"mean_squared_error"``, ...) are both accepted; a
+        classification loss is refused. ``score`` stays R^2 whatever the
+        loss, as for every scikit-learn regressor; early stopping judges the
+        validation data by the loss's own D^2 (1 - deviance / the deviance of
+        the constant prior), R^2 for squared error.
+    quantile : float or list of float, default=None
+        For ``loss="quantile"``: the level to predict, in (0, 1), or a list of
+        levels (``predict`` then returns one column per level, in increasing
+        order, and the columns never cross: a 90 % interval is
+        ``quantile=[0.05, 0.95]``). Required with ``loss="quantile"``.
+    power : float, default=1.5
+        For ``loss="tweedie"``: the Tweedie power, in [1, 2] (1 is Poisson, 2
+        is gamma; in between, a compound Poisson-gamma: exact zeros and
+        positive amounts, as insurance claims).
     standardize_target : bool, default=True
-        Train on ``(y - mean) / std`` and undo it in ``predict``.
+        Train on a scaled target and undo the scaling in ``predict``:
+        ``(y - mean) / std`` for squared error, huber and log-cosh, ``(y -
+        median) / median absolute deviation`` for the median and quantiles
+        (robust to outliers, and a quantile of the scaled target is the
+        scaled quantile); never for the log-link losses, whose scale is the
+        output bias's.
+    head_init : {"prior", "constant", "glorot"}, default="prior"
+        Where the output layer starts. ``"prior"``: its bias at the constant
+        that minimises the loss on the training data (the target's mean,
+        median or quantiles in the scaled space; the log of the mean for a
+        log link), its kernel drawn at random: a count model whose mean is 40
+        starts at 40, not at 1. ``"constant"``: the same bias and a zero
+        kernel, so the untrained network predicts that constant exactly.
+        ``"glorot"``: bias and kernel at random, as ``MLPRegressor``.
     dtype : {"float32", "float64"}, default="float32"
         What the built-in dense network's weights and arithmetic are, as
         ``MLPRegressor`` trains in the dtype of ``X``. float32 is faster;
@@ -188,6 +228,9 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
 
     _parameter_constraints: dict = {
         **_AutoHeadBase._parameter_constraints,
+        "loss": [StrOptions({"auto", *REGRESSOR_LOSS_NAMES})],
+        "quantile": [None, Interval(Real, 0, 1, closed="neither"), "array-like"],
+        "power": [Interval(Real, 1, 2, closed="both")],
         "standardize_target": ["boolean"],
     }
     _task = "regression"
@@ -226,7 +269,10 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
         embedding_dim="auto",
         inputs=None,
         loss="auto",
+        quantile=None,
+        power=1.5,
         standardize_target=True,
+        head_init="prior",
         dtype="float32",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -260,14 +306,65 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
         self.embedding_dim = embedding_dim
         self.inputs = inputs
         self.loss = loss
+        self.quantile = quantile
+        self.power = power
         self.standardize_target = standardize_target
+        self.head_init = head_init
         self.dtype = dtype
 
     def _choose_head(self, y, classes=None):
         return choose_head(y, estimator="regressor")
 
     def _head_params(self):
-        return {"loss": self.loss, "standardize_target": self.standardize_target}
+        quantile = self.quantile
+        if quantile is not None and np.ndim(quantile):
+            quantile = [float(q) for q in np.ravel(quantile)]
+        elif quantile is not None:
+            quantile = float(quantile)
+        return {
+            "loss": self.loss,
+            "standardize_target": self.standardize_target,
+            "quantile": quantile,
+            "power": float(self.power),
+        }
+
+    def _loss_options(self):
+        if self.loss in ("quantile", "pinball") and self.quantile is None:
+            raise ValueError(
+                f"loss={self.loss!r} needs quantile=: the level to predict (e.g. "
+                "quantile=0.9), or a list of levels (e.g. quantile=[0.05, 0.95] for a "
+                "90 % interval)."
+            )
+        return {"quantile": self.quantile, "power": self.power}
+
+    def _check_target_range(self, y, head):
+        """Refuse targets a log-link loss cannot take, as scikit-learn does."""
+        out = head.outputs[0]
+        if out.activation != "exp":
+            return
+        y = np.asarray(y, dtype=np.float64)
+        power = {"poisson": 1.0, "gamma": 2.0}.get(out.loss) or out.loss_params[0]
+        name = {"poisson": "Poisson", "gamma": "gamma"}.get(out.loss, f"Tweedie (power={power:g})")
+        if power < 2 and np.any(y < 0):
+            raise ValueError(
+                f"Some value(s) of y are negative which is not allowed for {name} "
+                f"regression ({int(np.sum(y < 0))} of {y.size}; the smallest is {y.min():g}). "
+                "Its mean must be >= 0: use loss='squared_error' (or 'absolute_error') for "
+                "a target that can be negative."
+            )
+        if power >= 2 and np.any(y <= 0):
+            raise ValueError(
+                f"Some value(s) of y are not positive which is not allowed for {name} "
+                f"regression ({int(np.sum(y <= 0))} of {y.size}; the smallest is {y.min():g}). "
+                "Use loss='tweedie' with power < 2 for a target with zeros, or "
+                "loss='squared_error' for one that can be negative."
+            )
+        if power < 2 and not np.any(y > 0):
+            raise ValueError(
+                f"y is 0 everywhere: {name} regression predicts a positive mean on a log "
+                "link, and the best fit of all zeros is a mean of 0 (a log of minus "
+                "infinity). Check the target; a model of it predicts 0."
+            )
 
     def _check_target_scale(self, y, encoder):
         peak = float(np.max(np.abs(y))) if np.size(y) else 0.0
@@ -330,7 +427,34 @@ class AutoHeadRegressor(RegressorMixin, _AutoHeadBase):
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Same layout as the ``y`` given to ``fit``.
+            Same layout as the ``y`` given to ``fit``: the mean (squared error
+            and the log-link losses), the median (absolute error) or the
+            quantile; with a list of quantile levels, (n_samples,
+            n_quantiles), one column per level in increasing order.
         """
         state = self._state()  # read once: a refit elsewhere swaps in a whole new one
         return state.encoder.predict(self._network_outputs(state, X))
+
+    def score(self, X, y, sample_weight=None):
+        """R^2 of the predictions, as for every scikit-learn regressor.
+
+        With a list of quantile levels, the R^2 of the level closest to the
+        median (the other columns are the interval around it).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        state = self._state()
+        prediction = state.encoder.predict(self._network_outputs(state, X))
+        out = state.head.outputs[0]
+        if out.activation == "increasing":
+            central = int(np.argmin(np.abs(np.asarray(out.loss_params) - 0.5)))
+            prediction = prediction[:, central]
+        return r2_score(y, prediction, sample_weight=sample_weight)

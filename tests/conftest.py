@@ -47,6 +47,9 @@ def _targets(X):
         "multiclass-multioutput-str": np.column_stack([np.where(pos, "yes", "no"), abc]),
         "continuous": X @ np.array([1.5, -2.0, 0.5, 0.0]) + 3.0,
         "continuous-multioutput": np.column_stack([X[:, 0] - X[:, 1], 2 * X[:, 2] + 1]),
+        # for the log-link losses: counts (with zeros) and positive amounts
+        "continuous-counts": np.floor(np.exp(0.6 * X[:, 0] + 0.3)),
+        "continuous-amounts": np.exp(X[:, 0] - 0.5 * X[:, 1]),
     }
 
 

@@ -193,7 +193,7 @@ def test_a_bodys_own_regularisers_train_as_in_keras_fit():
     y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1)
     params = dict(solver="sgd", momentum=0.0, alpha=0.0, batch_size=40, shuffle=False,
                   max_iter=3, tol=0.0, n_iter_no_change=100, learning_rate_init=0.05,
-                  random_state=0)  # fmt: skip
+                  random_state=0, head_init="glorot")  # fmt: skip
     est = AutoHeadClassifier(body=KerasBody(regularised), **params).fit(X, y)
     spec = est._spec
     model = spec.build()

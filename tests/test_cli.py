@@ -114,6 +114,17 @@ def test_inspect_regression_prints_min_mean_max_std(capsys, data_dir, frame):
     assert "AutoHeadRegressor().fit(X, y)" in out
 
 
+def test_inspect_suggests_poisson_for_counts_with_many_zeros(capsys, tmp_path):
+    visits = [0, 3, 0, 1, 0, 7, 2, 0, 5, 0]
+    pd.DataFrame({"x": range(10), "visits": visits}).to_csv(tmp_path / "v.csv", index=False)
+    status, out, _ = run(capsys, "inspect", tmp_path / "v.csv", "--target", "visits",
+                         "--regressor")  # fmt: skip
+    assert status == 0
+    (line,) = [line for line in out.splitlines() if line.startswith("suggestion:")]
+    assert "AutoHeadRegressor(loss='poisson')" in line and "50% of them 0" in line
+    assert "loss:        mean_squared_error" in out  # the head itself stays the table's
+
+
 def test_inspect_integer_target_as_classes_or_with_regressor(capsys, data_dir):
     status, out, _ = run(capsys, "inspect", data_dir / "data.csv", "--target", "count")
     assert status == 0 and "multiclass (7 classes)" in out and "--regressor" in out

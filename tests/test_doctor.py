@@ -468,6 +468,7 @@ CATALOGUE_TARGETS = {
     "numbers from 12.5 to 250": np.array([12.5, 250.0, 33.1, 140.7, 99.9]),
     "2 number columns": np.column_stack([CONTINUOUS, -CONTINUOUS]),
     "whole numbers": np.array([3, 10, 25, 7, 18, 3]),
+    "numbers from -3 to 4": np.array([-3.0, 1.5, 4.0, 0.5, 2.0]),
 }
 
 
@@ -649,3 +650,40 @@ def test_a_custom_activation_is_unknown_not_wrong():
     assert not problems(found), found
     note = only(found, "unknown-activation")
     assert "your own activation (my_softmax)" in note.message
+
+
+# ------------------------------------------------------------ counts, amounts, quantiles
+COUNTS = np.array([0, 3, 1, 0, 7, 2, 0, 12], dtype=float)
+
+
+def test_poisson_on_a_linear_output_is_an_error_with_the_log_link_as_fix():
+    f = only(diagnose_head(dense(1), COUNTS, loss="poisson"), "log-link-linear")
+    assert f.severity == "error" and "NaN" in f.message
+    assert f.fix.startswith("Dense(1, activation='exponential') with loss='poisson'")
+    right = diagnose_head(dense(1, "exponential"), COUNTS, loss="poisson")
+    assert problems(right) == [] and "ok" in codes(right)
+
+
+def test_counts_with_squared_error_on_an_exponential_output_suggest_poisson():
+    f = only(diagnose_head(dense(1, "exponential"), COUNTS, loss="mse"), "counts-squared-error")
+    assert f.severity == "warning" and "loss='poisson'" in f.fix
+    # a linear output with squared error is the table's own head: no such warning
+    assert "counts-squared-error" not in codes(diagnose_head(dense(1), COUNTS, loss="mse"))
+
+
+def test_a_gamma_loss_on_zeros_is_a_target_error():
+    f = only(diagnose_head(dense(1, "exponential"), COUNTS, loss="gamma"), "loss-target-range")
+    assert "above 0" in f.message
+
+
+def test_independent_quantile_units_may_cross():
+    f = only(diagnose_head(dense(3), CONTINUOUS, loss="quantile"), "quantile-crossing")
+    assert "never cross" in f.fix
+
+
+def test_skouts_own_count_and_quantile_models_pass_the_doctor():
+    from skout import AutoHeadRegressor
+
+    X = np.random.RandomState(0).normal(size=(len(COUNTS), 2))
+    model = AutoHeadRegressor(loss="poisson", hidden_layer_sizes=(3,), max_iter=2).fit(X, COUNTS)
+    assert problems(diagnose_head(model.model_, COUNTS)) == []

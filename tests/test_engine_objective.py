@@ -318,8 +318,11 @@ def test_the_prior_starts_the_heads_and_leaves_embedding_tables_alone(tables):
     spec = NetworkSpec(5, (4, 3), "relu", (sigmoid, softmax), embeddings=tables)
     weights = spec.initial_weights(np.random.RandomState(0))
     Y = np.column_stack([np.r_[np.ones(3), np.zeros(7)], np.r_[np.zeros(5), np.ones(3), 2, 2]])
-    started = objective.start_from_prior(weights, spec.outputs, Y, np.ones(10))
-    explicit = objective.start_from_prior(weights, spec.outputs, Y, np.ones(10), spec.heads_at)
+    W = np.ones(10)
+    started = objective.start_from_prior(weights, spec.outputs, Y, W, zero_kernels=True)
+    explicit = objective.start_from_prior(
+        weights, spec.outputs, Y, W, spec.heads_at, zero_kernels=True
+    )
     for a, b in zip(started, explicit, strict=True):
         np.testing.assert_array_equal(a, b)
     at = spec.heads_at

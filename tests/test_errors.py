@@ -125,13 +125,33 @@ def test_invalid_regressor_hyperparameters(X, targets, tiny, param, value):
 
 
 @pytest.mark.parametrize(
+    "Est, target, loss, offered",
+    [
+        (AutoHeadClassifier, "multiclass-int", "mean_squared_error", "categorical_crossentropy"),
+        (AutoHeadClassifier, "binary-int", "poisson", "binary_crossentropy"),
+        (AutoHeadRegressor, "continuous", "binary_crossentropy", "poisson"),
+        (AutoHeadRegressor, "continuous", "scce", "squared_error"),
+    ],
+)
+def test_each_estimator_offers_only_its_own_losses(X, targets, tiny, Est, target, loss, offered):
+    """A regressor's loss options are regression losses, a classifier's
+    classification losses: another is refused as a parameter, listing them."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    est = Est(**tiny, loss=loss)
+    with pytest.raises(InvalidParameterError, match=f"'loss' parameter of {Est.__name__}") as info:
+        est.fit(X, targets[target])
+    assert offered in str(info.value) and f"'{loss}'" in str(info.value)
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+
+
+@pytest.mark.parametrize(
     "Est, target, loss, advice",
     [
         (AutoHeadClassifier, "multiclass-int", "binary_crossentropy", "categorical_crossentropy"),
         (AutoHeadClassifier, "binary-int", "categorical_crossentropy", "binary_head='softmax'"),
         (AutoHeadClassifier, "multilabel", "categorical_crossentropy", "binary_crossentropy"),
-        (AutoHeadClassifier, "multiclass-int", "mean_squared_error", "categorical_crossentropy"),
-        (AutoHeadRegressor, "continuous", "binary_crossentropy", "mean_squared_error"),
     ],
 )
 def test_impossible_loss_is_refused_before_training(

@@ -467,3 +467,19 @@ def test_the_printed_decoding_line_predicts_what_skout_predicts(name):
     if name == "multiclass-multioutput":
         decoded = np.column_stack(decoded)
     np.testing.assert_array_equal(np.asarray(decoded).astype(expected.dtype), expected)
+
+
+def test_counts_with_many_zeros_get_a_poisson_suggestion_but_auto_stays_squared_error():
+    from skout.heads import suggest_loss
+
+    counts = np.array([0, 0, 3, 1, 0, 7, 2, 0, 1, 0])
+    head = choose_head(counts, estimator="regressor")
+    assert head.loss == "mean_squared_error"  # "auto" regresses integers as they are
+    assert head.suggestion.startswith("loss='poisson'") and "50%" in head.suggestion
+    assert head == choose_head(counts.astype(float) + 0.5, estimator="regressor")  # not compared
+    assert "suggestion=" in repr(head)
+    # integers without zeros (load_diabetes), negative ones, a 0/1 column: no suggestion
+    for y in ([151, 75, 141, 206], [-1, 0, 0, 2, 3], [0, 1, 0, 1, 0]):
+        assert suggest_loss(np.array(y)) == ""
+    two = choose_head(np.column_stack([counts, counts[::-1]]), estimator="regressor")
+    assert two.suggestion.startswith("loss='poisson'")

@@ -129,9 +129,10 @@ def _hand_written():
     return keras.Model([image, meta], out)
 
 
+# head_init="glorot": both networks start from the same drawn weights.
 FULL_BATCH_SGD = dict(solver="sgd", momentum=0.0, alpha=0.0, batch_size=N, shuffle=False,
                       max_iter=3, tol=0.0, n_iter_no_change=100, learning_rate_init=0.1,
-                      random_state=0)  # fmt: skip
+                      random_state=0, head_init="glorot")  # fmt: skip
 
 
 @pytest.mark.parametrize("given", ["Inputs", "inputs="])

@@ -52,6 +52,11 @@ ROWS = [
     ("continuous", "continuous", {}),
     ("continuous-raw", "continuous", {"standardize_target": False}),
     ("continuous-multioutput", "continuous-multioutput", {}),
+    ("counts-poisson", "continuous-counts", {"loss": "poisson"}),
+    ("amounts-gamma", "continuous-amounts", {"loss": "gamma"}),
+    ("amounts-tweedie", "continuous-counts", {"loss": "tweedie", "power": 1.3}),
+    ("median", "continuous", {"loss": "absolute_error"}),
+    ("quantile-list", "continuous", {"loss": "quantile", "quantile": [0.1, 0.5, 0.9]}),
 ]
 IDS = [r[0] for r in ROWS]
 
@@ -444,3 +449,17 @@ def test_module_docstring_example_runs():
         warnings.simplefilter("ignore")
         result = doctest.testmod(skout.onnx, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize(
+    "target, params",
+    [("binary-str", {}), ("binary-int", {"binary_head": "softmax"}), ("multiclass-str", {})],
+)
+def test_raw_scores_are_the_decision_function(target, params, X, targets):
+    model = AutoHeadClassifier(**SMALL, **params).fit(X, targets[target])
+    X32 = X.astype(np.float32)
+    onx = skout.onnx.to_onnx(model, X32[:1], options={"zipmap": False, "raw_scores": True})
+    scores = _run(onx, {"X": X32})["probabilities"]
+    decision = model.decision_function(X32)
+    expected = np.column_stack([-decision, decision]) if decision.ndim == 1 else decision
+    np.testing.assert_allclose(scores, expected, **TOL)

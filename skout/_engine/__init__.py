@@ -36,7 +36,7 @@ from .cache import clear_cache, set_training_cache_size, training_cache_size
 from .driver import NON_FINITE, Continuation, EngineOptions, TrainOutcome, backend_name, train
 from .inputs import each, n_rows, rows
 from .network import forward
-from .objective import decode
+from .objective import decode, log_output_values, start_from_prior, weighted_quantile
 
 __all__ = [
     "NON_FINITE",
@@ -48,10 +48,13 @@ __all__ = [
     "decode",
     "each",
     "forward",
+    "log_output_values",
     "n_rows",
     "numpy_ops",
     "rows",
     "set_training_cache_size",
+    "start_from_prior",
     "train",
     "training_cache_size",
+    "weighted_quantile",
 ]

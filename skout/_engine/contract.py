@@ -30,6 +30,7 @@ from typing import Protocol
 from .rule import StoppingState
 
 __all__ = [
+    "MAX_ORDER_ENTRIES",
     "Carry",
     "ChunkLoop",
     "ChunkResult",
@@ -39,6 +40,11 @@ __all__ = [
     "TrainerKey",
     "program_network",
 ]
+
+
+#: The most batch-order entries (epochs x rows) one compiled call of any loop
+#: holds: its per-epoch buffers stay small whatever ``max_iter`` is.
+MAX_ORDER_ENTRIES = 2**22
 
 
 @dataclass(frozen=True)

@@ -24,16 +24,14 @@ import numpy as np
 from . import objective, optimizers, rule
 from .arrays import jax_ops
 from .cache import ProgramCache
-from .contract import Carry, ChunkResult
+from .contract import MAX_ORDER_ENTRIES, Carry, ChunkResult
 from .inputs import each, n_rows
-from .nets import DenseNet, net_for
+from .nets import DenseNet, batch_objective, net_for
 
 __all__ = ["bucket", "loss_and_gradient", "max_epochs_per_call", "run_chunk"]
 
 #: Most epochs one compiled call runs (its batch orders are an argument).
 EPOCHS_PER_CALL = 32
-#: Most batch-order entries (epochs x rows) passed to one call.
-MAX_ORDER_ENTRIES = 2**22
 
 _STATE_DTYPES = ("float", "float", "int32")
 
@@ -87,12 +85,10 @@ class _Program:
         self._value_and_grad = None
 
     def _objective(self, trainable, frozen, x, y, w, alpha, noise):
-        xp, net = self.xp, self.net
-        Z, frozen, extra = net.logits(xp, trainable, frozen, x, noise)
-        losses = objective.per_sample_loss(xp, net.outputs, y, Z)
-        squared = objective.penalty(xp, trainable, net.kernel_indices)
-        value, weight_sum = objective.batch_objective(xp, losses, w, squared, alpha)
-        return value + extra, (weight_sum, frozen)
+        value, weight_sum, frozen = batch_objective(
+            self.xp, self.net, trainable, frozen, x, y, w, alpha, noise
+        )
+        return value, (weight_sum, frozen)
 
     def _build(self):
         import jax

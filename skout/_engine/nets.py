@@ -23,10 +23,11 @@ from contextlib import nullcontext
 import numpy as np
 
 from .._network import NetworkSpec, import_keras, walk_layers
+from . import objective
 from .contract import DenseFamily
 from .network import dense_logits
 
-__all__ = ["DenseNet", "KerasNet", "net_for"]
+__all__ = ["DenseNet", "KerasNet", "batch_objective", "net_for"]
 
 
 class DenseNet:
@@ -180,3 +181,18 @@ def net_for(network, deferred=False):
     if isinstance(network, (NetworkSpec, DenseFamily)):
         return DenseNet(network)
     return KerasNet(network, deferred=deferred)
+
+
+def batch_objective(xp, net, params, frozen, X, Y, W, alpha, noise):
+    """The mini-batch objective of ``net``, as every loop differentiates it.
+
+    The heads' losses weighted and the L2 term (:func:`objective.batch_objective`),
+    plus the body's own losses (its regularisers, ``add_loss``), as Keras's
+    ``fit`` adds them. Returns ``(value, weight_sum, frozen)``: the new
+    non-trainable state a body's layers (batch normalisation) leave.
+    """
+    Z, frozen, extra = net.logits(xp, params, frozen, X, noise)
+    losses = objective.per_sample_loss(xp, net.outputs, Y, Z)
+    squared = objective.penalty(xp, params, net.kernel_indices)
+    value, weight_sum = objective.batch_objective(xp, losses, W, squared, alpha)
+    return value + extra, weight_sum, frozen

@@ -215,16 +215,19 @@ def dense_objective_and_gradients(xp, depth, activation, outputs, params, x, y, 
     return value, weight_sum, grads
 
 
-def forward(spec, weights, X):
+def forward(spec, weights, X, logits=False):
     """Run a fitted dense network in NumPy (float64): one array per output head.
 
     This is the predict path: the forward pass and each head's output function
     are the ones the loops train (:func:`dense_logits`,
-    :func:`~skout._engine.objective.output_values`).
+    :func:`~skout._engine.objective.output_values`). ``logits=True`` returns
+    the heads' values before their output function (``decision_function``).
     """
     xp = numpy_ops(np.float64)
-    logits = dense_logits(
+    values = dense_logits(
         xp, len(spec.hidden_layer_sizes), spec.activation, weights,
         np.asarray(X, dtype=np.float64), n_tables=len(spec.embeddings),
     )  # fmt: skip
-    return [output_values(xp, out.activation, z) for out, z in zip(spec.outputs, logits)]
+    if logits:
+        return values
+    return [output_values(xp, out.activation, z) for out, z in zip(spec.outputs, values)]

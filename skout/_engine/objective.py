@@ -51,6 +51,7 @@ __all__ = [
     "correct",
     "decode",
     "epoch_loss",
+    "log_output_values",
     "losses_and_logit_gradients",
     "output_values",
     "null_loss",
@@ -105,6 +106,18 @@ OUTPUT_FUNCTIONS = {
 def output_values(xp, activation, z):
     """The head's outputs from its logits ``z`` (probabilities, or values)."""
     return OUTPUT_FUNCTIONS[activation](xp, z)
+
+
+def log_output_values(xp, activation, z):
+    """The logarithm of a classification head's probabilities, from its logits:
+    log-softmax, or log-sigmoid (``-softplus(-z)``), finite where the
+    probability itself rounds to 0.
+    """
+    if activation == "softmax":
+        return z - _logsumexp(xp, z)[:, None]
+    if activation == "sigmoid":
+        return -_softplus(xp, -z)
+    raise ValueError(f"{activation!r} outputs are not probabilities")
 
 
 # -- the losses -------------------------------------------------------------------------
@@ -420,20 +433,21 @@ def prior_logits(out, target, weights):
     return weights @ target / total
 
 
-def start_from_prior(weights, outputs, Y, W, start=None):
-    """Initial weights whose heads predict the data's prior exactly.
+def start_from_prior(weights, outputs, Y, W, start=None, zero_kernels=False):
+    """Initial weights whose heads start at the data's prior.
 
-    Each head's bias is its :func:`prior_logits` and its kernel is zero, so the
-    untrained network outputs the prior for every row (its loss is the prior's
-    entropy, or the best constant's loss) and training starts from there
-    rather than spending its first epochs learning the class balance or the
-    target's level.
-
-    The heads are ``2 * len(outputs)`` weights (kernel, bias) in skout's
-    order, starting at ``start`` (a spec's ``heads_at``). By default they end
-    at the last 1-D weight, the last head's bias: for a body and a dense
-    network they are the last weights; a dense network's embedding tables,
-    which follow them, are all 2-D.
+    Each head's bias is its :func:`prior_logits`, so training starts at the
+    class balance or the target's level rather than spending its first epochs
+    learning it (a 99:1 problem starts near P = 0.01, not 0.5). The kernels
+    keep their random draw, or, with ``zero_kernels``, are zero: the untrained
+    network then predicts the prior exactly for every row (its loss is the
+    prior's entropy, or the best constant's loss), but the output layer must
+    grow from nothing, which costs small data sets their first few dozen
+    Adam steps. The heads' (kernel, bias) pairs are the ``2 * len(outputs)``
+    weights from position ``start`` in skout's order (a spec's ``heads_at``).
+    By default they end at the last 1-D weight, the last head's bias: for a
+    body they are the last weights; a dense network's embedding tables,
+    which follow its heads, are all 2-D.
     """
     weights = list(weights)
     if start is None:
@@ -441,7 +455,8 @@ def start_from_prior(weights, outputs, Y, W, start=None):
         start = last_bias + 1 - 2 * len(outputs)
     for j, (out, target) in enumerate(zip(outputs, _blocks(outputs, Y))):
         kernel, bias = weights[start + 2 * j], weights[start + 2 * j + 1]
-        weights[start + 2 * j] = np.zeros_like(kernel)
+        if zero_kernels:
+            weights[start + 2 * j] = np.zeros_like(kernel)
         weights[start + 2 * j + 1] = prior_logits(out, target, W).astype(bias.dtype)
     return weights
 

@@ -29,14 +29,11 @@ import numpy as np
 from . import objective, optimizers, rule
 from .arrays import tensorflow_ops
 from .cache import ProgramCache
-from .contract import Carry, ChunkResult, program_network
+from .contract import MAX_ORDER_ENTRIES, Carry, ChunkResult, program_network
 from .inputs import each, n_rows
-from .nets import net_for
+from .nets import batch_objective, net_for
 
 __all__ = ["loss_and_gradient", "max_epochs_per_call", "run_chunk", "tracing_count"]
-
-#: The most batch-order entries (epochs x rows) one compiled call holds.
-MAX_ORDER_ENTRIES = 4_000_000
 
 
 @contextmanager
@@ -131,13 +128,7 @@ class _Program:
 
     # -- the program -------------------------------------------------------
     def _objective(self, params, frozen, X, Y, W, alpha, noise):
-        """The batch objective (with the body's own losses), its weight, the new state."""
-        xp, net = self.xp, self.net
-        Z, frozen, extra = net.logits(xp, params, frozen, X, noise)
-        losses = objective.per_sample_loss(xp, net.outputs, Y, Z)
-        squared = objective.penalty(xp, params, net.kernel_indices)
-        value, weight_sum = objective.batch_objective(xp, losses, W, squared, alpha)
-        return value + extra, weight_sum, frozen
+        return batch_objective(self.xp, self.net, params, frozen, X, Y, W, alpha, noise)
 
     def _chunk(self, params, frozen, slots, step, lr, X, Y, W, Xv, Yv, Wv, orders,
                batch_size, seed, first_epoch, alpha, tol, patience,

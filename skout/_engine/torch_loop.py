@@ -32,7 +32,7 @@ from .arrays import numpy_ops, torch_ops
 from .cache import ProgramCache
 from .contract import Carry, ChunkResult
 from .inputs import each, n_rows, rows
-from .nets import DenseNet, net_for
+from .nets import DenseNet, batch_objective, net_for
 from .network import dense_objective_and_gradients
 
 __all__ = ["loss_and_gradient", "max_epochs_per_call", "run_chunk"]
@@ -89,11 +89,8 @@ class _Program:
             )  # fmt: skip
             return value, weight_sum, grads, frozen
         trainable = [p.detach().requires_grad_() for p in trainable]
-        Z, frozen, extra = net.logits(xp, trainable, frozen, X, noise)
-        losses = objective.per_sample_loss(xp, net.outputs, Y, Z)
-        squared = objective.penalty(xp, trainable, net.kernel_indices)
-        value, weight_sum = objective.batch_objective(xp, losses, W, squared, alpha)
-        value = value + extra
+        value, weight_sum, frozen = batch_objective(xp, net, trainable, frozen, X, Y, W, alpha,
+                                                    noise)  # fmt: skip
         grads = torch.autograd.grad(value, trainable)
         return value.detach(), weight_sum, list(grads), [v.detach() for v in frozen]
 

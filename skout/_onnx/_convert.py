@@ -56,7 +56,13 @@ REGRESSOR_ALIAS = "SkoutAutoHeadRegressor"
 #: probabilities, came in opset 11); tested from there to skl2onnx's latest.
 MIN_OPSET = 11
 #: The options ``to_onnx(..., options=...)`` accepts for a skout classifier.
-CLASSIFIER_OPTIONS = {"zipmap": [True, False, "columns"], "nocl": [False, True]}
+CLASSIFIER_OPTIONS = {
+    "zipmap": [True, False, "columns"],
+    "nocl": [False, True],
+    # decision_function's scores in place of the probabilities (skl2onnx sets it
+    # for a CalibratedClassifierCV, which calibrates decision_function).
+    "raw_scores": [False, True],
+}
 
 _TENSOR_TYPES = {
     np.dtype(np.bool_): BooleanTensorType,
@@ -167,7 +173,7 @@ def _column_names(target):
 
 
 def _options(scope, model):
-    return scope.get_options(model, dict(zipmap=True, nocl=False))
+    return scope.get_options(model, dict(zipmap=True, nocl=False, raw_scores=False))
 
 
 # -- parser and shape calculators -------------------------------------------------
@@ -230,8 +236,8 @@ def _check_opset(container):
         )
 
 
-def _network(g, view, operator):
-    """The heads' outputs (after their output functions), from the input."""
+def _network(g, view, operator, logits=False):
+    """The heads' outputs (after their output functions, unless ``logits``)."""
     _check_opset(g.container)
     if view.columns is not None:
         numeric, codes = _columns(g, view.columns, operator.inputs)
@@ -247,7 +253,27 @@ def _network(g, view, operator):
     if view.body is None:
         for layer in view.hidden:
             h = _graph.apply_activation(g, g.dense(h, layer), layer.activation)
+    if logits:
+        return [g.dense(h, out) for out in view.outputs]
     return [_graph.apply_activation(g, g.dense(h, out), out.activation) for out in view.outputs]
+
+
+def _raw_scores(g, view, logits):
+    """decision_function's scores laid out as probabilities: for two classes
+    [-d, d] (column 1 is the decision), else the logits."""
+    out, z = view.head.outputs[0], logits[0]
+    if out.units == 1:
+        d = z
+    elif out.units == 2 and view.head.target_type == "binary":
+        first, second = (
+            g.node("Gather", [z, g.constant(np.asarray([k], dtype=np.int64), "k",
+                                            dtype=np.int64)], "col", axis=1)
+            for k in (0, 1)
+        )  # fmt: skip
+        d = g.node("Sub", [second, first], "decision")
+    else:
+        return z
+    return g.node("Concat", [g.node("Neg", [d], "negated"), d], "scores", axis=1)
 
 
 # -- categorical columns ------------------------------------------------------------
@@ -359,9 +385,19 @@ def convert_classifier(scope, operator, container):
     target = target_of(view, _options(scope, model)["nocl"])
     main = _main_type(operator.inputs)
     g = _graph.GraphWriter(scope, container, _compute_dtype(view, main))
-    decoded = _graph.decode(g, view.head, _network(g, view, operator), target)
+    options = _options(scope, model)
+    if options["raw_scores"] and view.head.target_type == "multiclass-multioutput":
+        raise NotImplementedError(
+            "raw_scores (decision_function) is not exported for multiclass-multioutput."
+        )
+    logits = _network(g, view, operator, logits=True)
+    outputs = [
+        _graph.apply_activation(g, z, out.activation) for z, out in zip(logits, view.outputs)
+    ]
+    decoded = _graph.decode(g, view.head, outputs, target)
     dtype = _output_dtype(main)
-    probabilities = [_in_output_dtype(g, p, dtype) for p in decoded.probabilities]
+    raw = [_raw_scores(g, view, logits)] if options["raw_scores"] else decoded.probabilities
+    probabilities = [_in_output_dtype(g, p, dtype) for p in raw]
     labels, *rest = operator.outputs
     g.identity(decoded.prediction, labels.full_name)
     if len(rest) > 1:  # zipmap="columns": one (n,) output per class

@@ -105,7 +105,13 @@ def _increasing(g, z):
         return g.node("Slice", [z, *bounds], "columns")
 
     first = columns(0, 1)
-    steps = g.node("Softplus", [columns(1, np.iinfo(np.int64).max)], "steps")
+    rest = columns(1, np.iinfo(np.int64).max)
+    # softplus(x) = max(x, 0) + log(1 + exp(-|x|)): written out, since
+    # onnxruntime's Softplus has no double kernel (and this never overflows).
+    negative_abs = g.node("Neg", [g.node("Abs", [rest])])
+    log1p_exp = g.node("Log", [g.node("Add", [g.node("Exp", [negative_abs]),
+                                              g.constant(np.ones(1), "one")])])  # fmt: skip
+    steps = g.node("Add", [g.node("Relu", [rest]), log1p_exp], "steps")
     above = g.node("CumSum", [steps, g.constant(np.asarray(1, dtype=np.int64), "axis")], "cumsum")
     return g.node("Concat", [first, g.node("Add", [first, above], "above")], "increasing", axis=1)
 
