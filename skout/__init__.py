@@ -17,6 +17,7 @@ _PUBLIC = {
     "AutoHeadRegressor": ".regressor",
     "HEAD_TABLE": ".heads",
     "Head": ".heads",
+    "Inputs": ".inputs",
     "KerasBody": ".body",
     "OutputHead": ".heads",
     "TrainingCurvesDisplay": ".display",

@@ -11,8 +11,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _engine, _framework, _network
+from . import _engine, _features, _framework, _network
 from ._callbacks import CallbackSupportMixin, EpochHooks
+from ._categorical import string_columns_error
 from ._compat import Interval, Options, StrOptions, _check_sample_weight, _fit_context
 from ._encoding import TargetEncoder
 from ._repr import NetworkReprMixin
@@ -33,6 +34,7 @@ _FITTED_ATTRIBUTES = (
     "head_", "target_type_", "n_features_in_", "feature_names_in_", "n_outputs_",
     "out_activation_", "n_layers_", "classes_", "loss_curve_", "validation_scores_",
     "validation_loss_curve_", "best_loss_", "best_validation_score_", "n_iter_", "t_",
+    "is_categorical_", "input_shapes_",
 )  # fmt: skip
 
 
@@ -129,6 +131,9 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         "callbacks": [None, list],
         "device": [None, str],
         "body": "no_validation",  # checked when the body is built, in fit
+        "categorical_features": ["array-like", StrOptions({"from_dtype"}), None],
+        "embedding_dim": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), dict],
+        "inputs": [None, dict],
         "dtype": [StrOptions({"float32", "float64"})],
         "head_init": [StrOptions({"prior", "constant", "glorot"})],
     }
@@ -277,31 +282,38 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         """
         return self._fit(X, y, sample_weight, validation=(X_val, y_val, sample_weight_val))
 
-    def _validate_fit_data(self, checker, X, y, sample_weight, reset):
-        """X, y and sample_weight, checked; X's features are recorded on ``checker``."""
-        if self.body is None:
-            _check_rank(X)
-        _check_no_missing_target(y)
-        X, y = validate_data(
-            checker,
-            X,
-            y,
-            reset=reset,
-            allow_nd=self.body is not None,
-            accept_sparse=["csr", "csc", "coo"],
-            dtype=_FLOAT_DTYPES,
-            multi_output=True,
-            y_numeric=self._task == "regression",
-        )
+    def _validate_fit_data(self, checker, X, y, sample_weight, reset, previous=None):
+        """X, y and sample_weight, checked; X's features are recorded on ``checker``.
+
+        Categorical columns and several named inputs go through a
+        :class:`~skout._features.FeatureEncoder` (fitted here, or ``previous``'s
+        when a fit continues), returned last (None for a plain table); X is
+        then an array, or ``{name: array}`` until the body orders them.
+        """
+        features = None
+        if previous is not None or _features.applies(self, X):
+            _check_no_missing_target(y)
+            X, y, features = _features.validate_fit(self, checker, X, y, previous, reset)
+        else:
+            if self.body is None:
+                _check_rank(X)
+            _check_no_missing_target(y)
+            X, y = _explain_text_columns(
+                validate_data, X,
+                checker, X, y, reset=reset, allow_nd=self.body is not None,
+                accept_sparse=["csr", "csc", "coo"], dtype=_FLOAT_DTYPES, multi_output=True,
+                y_numeric=self._task == "regression",
+            )  # fmt: skip
         if sp.issparse(X):
             X = X.toarray()  # the network trains on dense batches
         y_sparse = sp.issparse(y)
         if y_sparse:
             y = y.toarray()  # a target is n x K: small; its head is read from the values
+        rows = next(iter(X.values())) if isinstance(X, dict) else X
         sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            sample_weight, rows, dtype=np.float64, ensure_non_negative=True
         )
-        return X, y, sample_weight, y_sparse
+        return X, y, sample_weight, y_sparse, features
 
     def _fit(self, X, y, sample_weight, *, validation=(None, None, None),
              incremental=False, classes=None):  # fmt: skip
@@ -356,9 +368,11 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         previous = self.__dict__.get("_fitted")
         continuing = previous is not None and (incremental or self.warm_start)
         checker = self._input_checker(previous if continuing else None)
-        X, y, sample_weight, y_sparse = self._validate_fit_data(
-            checker, X, y, sample_weight, reset=not continuing
-        )
+        X_given = X  # what predict reads (scikit-learn's callbacks predict on it)
+        X, y, sample_weight, y_sparse, features = self._validate_fit_data(
+            checker, X, y, sample_weight, reset=not continuing,
+            previous=previous.features if continuing else None,
+        )  # fmt: skip
         n_features_in = checker.n_features_in_
         feature_names_in = checker.__dict__.get("feature_names_in_")
         rng = check_random_state(self.random_state)
@@ -381,7 +395,7 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
             head, encoder = previous.head, previous.encoder
             self._check_target_range(y, head)
             weights = previous.current_weights()
-            spec = self._network_spec(X, head)
+            spec = self._network_spec(X, head, features)
             if spec != previous.spec:
                 raise ValueError(
                     "Continuing training needs the same architecture as before: "
@@ -396,20 +410,22 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
                 **self._encoder_options(),
             )  # fmt: skip
             self._check_target_scale(y, encoder)
-            spec = self._network_spec(X, head)
+            spec = self._network_spec(X, head, features)
             try:
                 weights = spec.initial_weights(rng)
             except Exception as exc:  # Keras raises many types from deserialising
                 if self.body is None:
                     raise
                 raise rebuild_error(exc, spec.input_shape) from exc
+        if features is not None:
+            X = features.arrange(X, spec)  # several inputs: in the body's order
         Y = encoder.transform(y)
         extra = self._extra_sample_weight(y, incremental, encoder)
         if extra is not None:
             sample_weight = sample_weight * extra
         _check_training_weights(sample_weight, extra is not None, self.dtype)
         data, val = self._validation_split(
-            checker, X, Y, y, sample_weight, encoder, validation, rng
+            checker, X, Y, y, sample_weight, encoder, validation, rng, features, spec
         )
         if not continuing and not incremental and self.head_init != "glorot":
             # The heads start at the training rows' prior (class balance, target
@@ -421,16 +437,20 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
                 weights, head.outputs, data[1], data[2], first_head,
                 zero_kernels=self.head_init == "constant",
             )  # fmt: skip
+        if features is not None:  # which embedding rows the training rows read
+            features = features.counted(spec, data[0], data[2])
         n_outputs = 1 if np.ndim(y) == 1 else np.shape(y)[1]
         head_params = self._head_params()
 
         def build(weights, curve, **more):
+            if features is not None:  # rows no training row read: the others' mean
+                weights = features.fill_untrained(spec, weights)
             return FittedState(
                 head=head, spec=spec, encoder=encoder,
                 weights=tuple(np.asarray(w, dtype=self.dtype) for w in weights),
                 n_features_in=n_features_in, feature_names_in=feature_names_in,
                 n_outputs=n_outputs, loss_curve=tuple(curve), head_params=head_params,
-                **{**_NO_PROGRESS, **more},
+                features=features, **{**_NO_PROGRESS, **more},
             )  # fmt: skip
 
         def snapshot(weights, loss_curve):
@@ -439,8 +459,9 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
             return {**state.attributes(), "_fitted": state}
 
         hooks = EpochHooks.start(
-            self, X, y, sample_weight, 1 if incremental else self.max_iter, snapshot
-        )
+            self, X if features is None else X_given, y, sample_weight,
+            1 if incremental else self.max_iter, snapshot,
+        )  # fmt: skip
         continuation = None
         if incremental and previous is not None:
             continuation = _engine.Continuation(
@@ -521,7 +542,15 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
     def _check_target_scale(self, y, encoder):
         """Hook: refuse a target that float32 training cannot resolve."""
 
-    def _network_spec(self, X, head):
+    def _network_spec(self, X, head, features=None):
+        several = isinstance(X, dict)  # {name: array}: a body's named inputs
+        if several and self.body is None:
+            raise ValueError(
+                f"Several named inputs ({', '.join(X)}) need a body with those named "
+                "keras.Input layers: pass body=keras.Model([...inputs...], features). The "
+                "built-in dense network reads one table (a DataFrame, with categorical "
+                "columns embedded)."
+            )
         if self.body is not None:
             if self.dtype != "float32":
                 raise ValueError(
@@ -534,33 +563,42 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
                     "dropout applies to the built-in dense body; with body=..., "
                     "put keras.layers.Dropout layers in your body instead."
                 )
-            return body_spec(self.body, X.shape[1:], head.outputs)
+            shapes = {name: x.shape[1:] for name, x in X.items()} if several else X.shape[1:]
+            return body_spec(self.body, shapes, head.outputs)
         return _network.NetworkSpec(
             n_features=X.shape[1],
             hidden_layer_sizes=self._hidden_sizes(),
             activation=_network.KERAS_ACTIVATIONS[self.activation],
             outputs=head.outputs,
             dropout=float(self.dropout),
+            embeddings=() if features is None else features.embeddings(self.embedding_dim),
         )
 
-    def _validation_split(self, checker, X, Y, y, sample_weight, encoder, validation, rng):
+    def _validation_split(self, checker, X, Y, y, sample_weight, encoder, validation, rng,
+                          features=None, spec=None):  # fmt: skip
         """Training data and validation data, as (X, Y, W) triples in ``dtype``.
 
         Validation data is the explicit ``X_val``/``y_val`` when given, else a
         ``validation_fraction`` split when ``early_stopping`` is on (stratified
-        for single-output labels, as in MLPClassifier), else None.
+        for single-output labels, as in MLPClassifier), else None. ``X`` is a
+        tuple of arrays for a body with several inputs; ``features`` encodes
+        ``X_val`` as it encoded ``X``.
         """
         dtype = np.dtype(self.dtype)
 
-        def pack(Xs, Ys, ws):
+        def as_dtype(x):
             with np.errstate(over="ignore"):
-                Xs = np.ascontiguousarray(Xs, dtype=dtype)
-            if not np.isfinite(Xs.sum()) and not np.isfinite(Xs).all():
+                x = np.ascontiguousarray(x, dtype=dtype)
+            if not np.isfinite(x.sum()) and not np.isfinite(x).all():
                 raise ValueError(
                     f"{_NON_FINITE} X holds values beyond {dtype}'s range "
                     f"(|x| > {np.finfo(dtype).max:.2g}), which the network trains in: "
                     "scale X, e.g. with StandardScaler."
                 )
+            return x
+
+        def pack(Xs, Ys, ws):
+            Xs = _engine.each(as_dtype, Xs)
             return (
                 Xs,
                 np.ascontiguousarray(Ys, dtype=dtype),
@@ -572,18 +610,25 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
             if X_val is None or y_val is None:
                 raise ValueError("X_val and y_val must be given together.")
             _check_no_missing_target(y_val, "y_val")
-            X_val, y_val = validate_data(
-                checker, X_val, y_val, reset=False, dtype=_FLOAT_DTYPES, multi_output=True,
-                y_numeric=self._task == "regression",
-            )  # fmt: skip
-            sw_val = _check_sample_weight(sw_val, X_val, ensure_non_negative=True)
+            if features is not None:
+                X_val, y_val, _ = _features.validate_fit(self, checker, X_val, y_val, features)
+                X_val = features.arrange(X_val, spec)
+            else:
+                X_val, y_val = validate_data(
+                    checker, X_val, y_val, reset=False, dtype=_FLOAT_DTYPES, multi_output=True,
+                    y_numeric=self._task == "regression",
+                )  # fmt: skip
+            sw_val = _check_sample_weight(
+                sw_val, X_val[0] if isinstance(X_val, tuple) else X_val, ensure_non_negative=True
+            )
             # Scored in the network's dtype too: weights it cannot hold would make
             # every validation score NaN, and early stopping would never stop.
             _check_weights(sw_val, "validation weights (sample_weight_val)", self.dtype)
             return pack(X, Y, sample_weight), pack(X_val, encoder.transform(y_val), sw_val)
         if not self.early_stopping:
             return pack(X, Y, sample_weight), None
-        indices = np.arange(len(X))
+        n_samples = _engine.n_rows(X)
+        indices = np.arange(n_samples)
         stratify = y if encoder.head.target_type in ("binary", "multiclass") else None
         seed = rng.randint(np.iinfo(np.int32).max)
         try:
@@ -602,11 +647,11 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
             raise ValueError(
                 "The validation set is too small. Increase 'validation_fraction' "
                 f"(now {self.validation_fraction}) or the size of your dataset "
-                f"({len(X)} samples), or pass X_val and y_val."
+                f"({n_samples} samples), or pass X_val and y_val."
             )
         return (
-            pack(X[train], Y[train], sample_weight[train]),
-            pack(X[val], Y[val], sample_weight[val]),
+            pack(_engine.rows(X, train), Y[train], sample_weight[train]),
+            pack(_engine.rows(X, val), Y[val], sample_weight[val]),
         )
 
     # -- the fitted network ------------------------------------------------
@@ -614,13 +659,13 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
     def coefs_(self):
         """Kernels of each layer, as in MLP (multiple heads side by side)."""
         state = self._state()
-        return _layers_side_by_side(state.spec, state.current_weights()[0::2])
+        return _layers_side_by_side(state.spec, _layer_weights(state)[0::2])
 
     @property
     def intercepts_(self):
         """Biases of each layer, as in MLP (multiple heads side by side)."""
         state = self._state()
-        return _layers_side_by_side(state.spec, state.current_weights()[1::2])
+        return _layers_side_by_side(state.spec, _layer_weights(state)[1::2])
 
     @classmethod
     def _validate_predict_X(cls, state, X):
@@ -643,9 +688,10 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
             return X
         if spec.predicts_in_numpy:
             _check_rank(X)
-        X = validate_data(
+        X = _explain_text_columns(
+            validate_data, X,
             state.input_checker(cls), X, reset=False, accept_sparse="csr", dtype=_FLOAT_DTYPES,
-            allow_nd=not spec.predicts_in_numpy,
+            allow_nd=not spec.predicts_in_numpy, fitted=True,
         )  # fmt: skip
         if tuple(X.shape[1:]) != tuple(spec.input_shape):
             raise ValueError(
@@ -691,8 +737,12 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
     def _network_outputs(cls, state, X, logits=False):
         """The network's outputs for ``X``, all from the one fitted ``state``
         (``logits=True``: before the heads' output functions)."""
-        X = cls._validate_predict_X(state, X)
         spec = state.spec
+        if state.features is not None:  # categorical codes, several inputs
+            X = state.features.transform(state.input_checker(cls), X)
+            X = state.features.arrange(X, spec)
+        else:
+            X = cls._validate_predict_X(state, X)
         if not spec.predicts_in_numpy:
             outputs = _keras_outputs(state, X.toarray() if sp.issparse(X) else X, logits)
         elif sp.issparse(X):
@@ -800,6 +850,21 @@ _NO_PROGRESS = {
 }
 
 
+def _explain_text_columns(validate, X_given, *args, fitted=False, **kwargs):
+    """``validate(*args, **kwargs)``, whose "could not convert string to float"
+    for text columns of ``X_given`` becomes an error that names them and says
+    how to declare them categorical."""
+    try:
+        return validate(*args, **kwargs)
+    except ValueError as exc:
+        if "could not convert" not in str(exc):
+            raise
+        error = string_columns_error(X_given, exc, fitted=fitted)
+        if error is None:
+            raise
+        raise error from exc
+
+
 def _floats(values):
     return None if values is None else [float(v) for v in values]
 
@@ -818,12 +883,20 @@ def _float32_or_refuse(X):
 
 
 def _keras_outputs(state, X, logits=False):
-    """Outputs of a user-body network, from its architecture's compiled predict."""
-    X = _float32_or_refuse(X)
+    """Outputs of a user-body network, from its architecture's compiled predict
+    (``X`` a tuple of arrays for a body with several inputs)."""
+    X = _engine.each(_float32_or_refuse, X)
     predict = state.predict_fn(logits)
     step = _KERAS_PREDICT_BATCH
-    parts = [predict(X[i : i + step]) for i in range(0, len(X), step)]
+    n = _engine.n_rows(X)
+    parts = [predict(_engine.rows(X, slice(i, i + step))) for i in range(0, n, step)]
     return [np.concatenate(chunks).astype(np.float64) for chunks in zip(*parts)]
+
+
+def _layer_weights(state):
+    """The layers' kernels and biases (not a dense network's embedding tables)."""
+    weights = state.current_weights()
+    return weights[: state.spec.n_layer_weights] if state.spec.predicts_in_numpy else weights
 
 
 def _layers_side_by_side(spec, per_layer):

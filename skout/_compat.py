@@ -13,6 +13,7 @@ import sklearn
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.validation import _check_y as check_y  # y as validate_data checks it
 
 
 class _CallbackStandIn:
@@ -63,6 +64,7 @@ def warn_at_caller(message, category=UserWarning):
 
 __all__ = [
     "callback_support_mixin",
+    "check_y",
     "warn_at_caller",
     "Interval",
     "Options",

@@ -3,7 +3,9 @@
 A :class:`NetworkSpec` describes a dense network (hidden layers and output
 heads) and is hashable, so compiled training functions can be cached per
 architecture. Weights live as a list of NumPy arrays ``[kernel, bias, ...]``
-in layer order: hidden layers first, then one (kernel, bias) pair per output.
+in layer order: hidden layers first, then one (kernel, bias) pair per output,
+then one embedding table per categorical column (after the heads, so that
+``weights[2 * i]`` is the kernel of layer ``i`` with or without tables).
 
 This is the only module that builds Keras layers, and it imports Keras
 lazily: the engine runs a fitted dense network in NumPy
@@ -46,6 +48,11 @@ class NetworkSpec:
         The output layers, all fed by the last hidden layer.
     dropout : float
         Rate of the ``Dropout`` layer after each hidden layer (0: none).
+    embeddings : tuple of (int, int)
+        ``(rows, width)`` of the embedding table of each categorical column.
+        Those columns are the last ``len(embeddings)`` of the input, holding
+        integer codes; the rows they read are put beside the numeric columns
+        before the first layer.
     """
 
     n_features: int
@@ -53,13 +60,36 @@ class NetworkSpec:
     activation: str
     outputs: tuple[OutputHead, ...]
     dropout: float = 0.0
+    embeddings: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def n_layer_weights(self):
+        """How many of the weights are the layers' kernels and biases (the
+        rest are the embedding tables)."""
+        return 2 * (len(self.hidden_layer_sizes) + len(self.outputs))
+
+    @property
+    def heads_at(self):
+        """Index of the first head's kernel in the weight list."""
+        return 2 * len(self.hidden_layer_sizes)
+
+    def first_layer_width(self):
+        """The width the first layer reads: numeric columns and embeddings."""
+        return self.n_features - len(self.embeddings) + sum(w for _, w in self.embeddings)
 
     def layer_shapes(self):
         """(fan_in, fan_out) of every Dense layer, hidden then outputs."""
-        sizes = (self.n_features, *self.hidden_layer_sizes)
+        sizes = (self.first_layer_width(), *self.hidden_layer_sizes)
         shapes = list(zip(sizes[:-1], sizes[1:]))
         shapes += [(sizes[-1], out.units) for out in self.outputs]
         return shapes
+
+    def weight_shapes(self):
+        """The shape of every weight, in skout's order."""
+        shapes = []
+        for fan_in, fan_out in self.layer_shapes():
+            shapes += [(fan_in, fan_out), (fan_out,)]
+        return shapes + [tuple(table) for table in self.embeddings]
 
     def layer_names(self):
         hidden = [f"hidden_{i}" for i in range(len(self.hidden_layer_sizes))]
@@ -83,7 +113,9 @@ class NetworkSpec:
         return dense_variables(model, self)
 
     def kernel_variables(self, model):
-        return self.variables(model)[0::2]
+        variables = self.variables(model)
+        n = self.n_layer_weights
+        return variables[:n:2] + variables[n:]  # the tables are penalised as kernels
 
     def initial_weights(self, rng):
         return init_weights(self, rng)
@@ -97,21 +129,31 @@ class BodySpec:
     ----------
     body_config : str
         The body's Keras config (see :func:`skout.body.canonical_config`).
-    input_shape : tuple of int
-        Shape of one sample.
+    input_shape : tuple of int, or tuple of such
+        Shape of one sample; with ``input_names``, one shape per input.
     outputs : tuple of OutputHead
         The output layers, fed by the (flattened) body output.
+    input_names : tuple of str
+        Empty for a body with one input fed ``X``; else the names of the
+        body's ``keras.Input`` layers, in the order of its ``inputs``, each
+        fed its own array (the engine's ``X`` is then a tuple of arrays).
     """
 
     body_config: str
-    input_shape: tuple[int, ...]
+    input_shape: tuple
     outputs: tuple[OutputHead, ...]
+    input_names: tuple[str, ...] = ()
 
     predicts_in_numpy = False
 
     @property
+    def input_shapes(self):
+        """One sample's shape per input (one entry for a single-input body)."""
+        return tuple(self.input_shape) if self.input_names else (tuple(self.input_shape),)
+
+    @property
     def n_features(self):
-        return int(np.prod(self.input_shape))
+        return int(sum(np.prod(shape) for shape in self.input_shapes))
 
     @property
     def n_layers(self):
@@ -129,7 +171,15 @@ class BodySpec:
                 config, keras.regularizers.serialize(keras.regularizers.L2(l2))
             )
         body = keras.saving.deserialize_keras_object(config)
-        inputs = keras.Input(shape=self.input_shape, name="features")
+        if self.input_names:
+            # The body's own inputs, by position (Keras flattens a dict of
+            # inputs in this order too); the outer inputs take the same names.
+            inputs = [
+                keras.Input(shape=shape, name=name)
+                for name, shape in zip(self.input_names, self.input_shape)
+            ]
+        else:
+            inputs = keras.Input(shape=self.input_shape, name="features")
         h = body(inputs)
         if len(h.shape) > 2:
             h = keras.layers.Flatten(name="flatten")(h)
@@ -196,13 +246,20 @@ def _set_kernel_regularizers(config, regularizer):
             _set_kernel_regularizers(value, regularizer)
 
 
+#: Embedding tables start uniform in +-EMBEDDING_INIT (Keras's ``Embedding``
+#: default): every category starts near the others, and one seen in a few
+#: rows only stays near them until the data says otherwise.
+EMBEDDING_INIT = 0.05
+
+
 def init_weights(spec, rng):
     """Initial weights drawn from ``rng``, as scikit-learn's MLP draws them.
 
     Kernels and biases are uniform in +-sqrt(f / (fan_in + fan_out)), with
-    f = 2 for sigmoid hidden layers and 6 otherwise (Glorot). Drawing in NumPy
-    keeps ``random_state`` reproducible without touching TensorFlow's global
-    seed.
+    f = 2 for sigmoid hidden layers and 6 otherwise (Glorot); embedding
+    tables (drawn after the layers, so a network without them draws what it
+    always drew) uniform in +-:data:`EMBEDDING_INIT`. Drawing in NumPy keeps
+    ``random_state`` reproducible without touching TensorFlow's global seed.
     """
     factor = 2.0 if spec.activation == "sigmoid" else 6.0
     weights = []
@@ -210,6 +267,9 @@ def init_weights(spec, rng):
         limit = np.sqrt(factor / (fan_in + fan_out))
         weights.append(rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32))
         weights.append(rng.uniform(-limit, limit, fan_out).astype(np.float32))
+    for rows, width in spec.embeddings:
+        table = rng.uniform(-EMBEDDING_INIT, EMBEDDING_INIT, (rows, width))
+        weights.append(table.astype(np.float32))
     return weights
 
 
@@ -281,7 +341,7 @@ def build_model(spec, l2=0.0, seed=None, logits=False):
 
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
     inputs = keras.Input(shape=(spec.n_features,), name="features")
-    h = inputs
+    h = _embedded_input(keras, spec, inputs, regularizer)
     names = spec.layer_names()
     for i, units in enumerate(spec.hidden_layer_sizes):
         h = keras.layers.Dense(
@@ -294,12 +354,30 @@ def build_model(spec, l2=0.0, seed=None, logits=False):
     return attach_heads(keras, inputs, h, spec.outputs, l2, logits=logits)
 
 
+def _embedded_input(keras, spec, inputs, regularizer):
+    """The first layer's input: the numeric columns, then each code column's
+    rows of its ``Embedding`` (``embedding_<t>``), as the engine computes it."""
+    k = len(spec.embeddings)
+    if not k:
+        return inputs
+    parts = [inputs[:, :-k]]
+    for t, (rows, width) in enumerate(spec.embeddings):
+        # Embedding casts its float codes to int itself.
+        embedding = keras.layers.Embedding(
+            rows, width, name=f"embedding_{t}", embeddings_regularizer=regularizer
+        )
+        parts.append(embedding(inputs[:, t - k]))
+    return keras.layers.Concatenate(name="embedded")(parts)
+
+
 def dense_variables(model, spec):
     """The model's variables in skout's weight order."""
     variables = []
     for name in spec.layer_names():
         layer = model.get_layer(name)
         variables += [layer.kernel, layer.bias]
+    for t in range(len(spec.embeddings)):
+        variables.append(model.get_layer(f"embedding_{t}").embeddings)
     return variables
 
 
@@ -372,6 +450,7 @@ def _stateless_predict(spec, logits=False):
 
     def call(weights, x):
         values = [fixed[k] if i is None else weights[i] for k, i in enumerate(places)]
+        x = list(x) if isinstance(x, (list, tuple)) else x  # several inputs: a list
         out, _ = model.stateless_call(
             values[:n_trainable], values[n_trainable:], x, training=False
         )
@@ -382,9 +461,10 @@ def _stateless_predict(spec, logits=False):
         import tensorflow as tf
 
         weight_specs = [tf.TensorSpec(v.shape, v.dtype) for v in spec.variables(model)]
+        x_specs = [tf.TensorSpec([None, *shape], tf.float32) for shape in spec.input_shapes]
         call = tf.function(
             call,
-            input_signature=[weight_specs, tf.TensorSpec([None, *spec.input_shape], tf.float32)],
+            input_signature=[weight_specs, x_specs if spec.input_names else x_specs[0]],
             autograph=False,
         )
     elif backend == "jax":
@@ -393,7 +473,7 @@ def _stateless_predict(spec, logits=False):
         call = jax.jit(call)
 
     def predict(weights, X):
-        out = call(list(weights), X)
+        out = call(list(weights), list(X) if isinstance(X, tuple) else X)
         out = out if isinstance(out, (list, tuple)) else [out]
         return [np.asarray(keras.ops.convert_to_numpy(o)) for o in out]
 

@@ -37,11 +37,16 @@ def _architecture(spec):
     """One line for the network: layer widths, or the user body's layers."""
     heads = " + ".join(f"{o.units} {o.activation}" for o in spec.outputs)
     if spec.predicts_in_numpy:
+        inputs = f"{spec.n_features} inputs"
+        if spec.embeddings:  # categorical columns through their tables
+            widths = ", ".join(str(width) for _, width in spec.embeddings)
+            numeric = spec.n_features - len(spec.embeddings)
+            inputs = f"{numeric} numeric + {len(spec.embeddings)} embedded ({widths})"
         hidden = " → ".join(f"{units} {spec.activation}" for units in spec.hidden_layer_sizes)
         if not hidden:  # hidden_layer_sizes=(): a linear (or logistic) model
-            return f"{spec.n_features} inputs → {heads}"
+            return f"{inputs} → {heads}"
         dropout = f" (dropout {spec.dropout:g})" if spec.dropout else ""
-        return f"{spec.n_features} inputs → {hidden}{dropout} → {heads}"
+        return f"{inputs} → {hidden}{dropout} → {heads}"
     try:
         config = json.loads(spec.body_config)
         layers = config.get("config", {}).get("layers") or []
@@ -49,6 +54,12 @@ def _architecture(spec):
         body = f"{config.get('class_name', 'body')}({', '.join(names)})" if names else "body"
     except (ValueError, AttributeError):
         body = "body"
+    if spec.input_names:  # several named inputs
+        shapes = " + ".join(
+            f"{name} {'×'.join(str(d) for d in shape)}"
+            for name, shape in zip(spec.input_names, spec.input_shape)
+        )
+        return f"inputs {shapes} → {body} → {heads}"
     shape = "×".join(str(d) for d in spec.input_shape)
     return f"input {shape} → {body} → {heads}"
 

@@ -26,6 +26,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from ._encoding import TargetEncoder
+from ._features import FeatureEncoder
 from ._network import BodySpec, NetworkSpec
 from .heads import Head, OutputHead
 
@@ -69,6 +70,9 @@ class FittedState:
     # Parameters that chose the head and the encoding (loss, binary_head,
     # standardize_target): a continued fit must not change them.
     head_params: dict = field(default_factory=dict)
+    # How X became the network's input (categorical codes, several named
+    # inputs), or None for a plain numeric table (skout._features).
+    features: FeatureEncoder | None = None
     # Built from the fields above on first use; dies with this state.
     cache: dict = field(default_factory=dict, repr=False)
 
@@ -94,6 +98,7 @@ class FittedState:
             attributes["feature_names_in_"] = self.feature_names_in
         if self.encoder.classes_ is not None:
             attributes["classes_"] = self.encoder.classes_
+        attributes.update(_input_attributes(self.features))
         return attributes
 
     def feature_attributes(self):
@@ -198,6 +203,8 @@ class FittedState:
             ),
             "solver": self.solver,
             "head_params": dict(self.head_params),
+            # Only when there is one: files of plain fits keep their layout.
+            **({} if self.features is None else {"features": self.features.to_dict()}),
         }
 
     @classmethod
@@ -220,7 +227,12 @@ class FittedState:
             classes, a scale of 0, an optimizer state that does not match the
             weights): the file was damaged or written by something else.
         """
-        _check_keys(data, {f.name for f in fields(cls)} - {"cache"}, "the fitted state")
+        _check_keys(
+            data,
+            {f.name for f in fields(cls)} - {"cache", "features"},
+            "the fitted state",
+            optional={"features"},
+        )
         head = _head_from_dict(data["head"])
         if task is not None and head.is_classifier != (task == "classification"):
             raise _damaged(
@@ -233,8 +245,15 @@ class FittedState:
         encoder = _encoder_from_dict(data["encoder"], head)
         weights = _check_weights(data["weights"], spec)
         n_features_in = _int(data["n_features_in"], "n_features_in", minimum=1)
+        features = data.get("features")
+        if features is not None:
+            features = FeatureEncoder.from_dict(features, _damaged)
+            features.check_against(spec, n_features_in, _damaged)
+        elif getattr(spec, "embeddings", ()) or getattr(spec, "input_names", ()):
+            raise _damaged("the network reads categorical codes or several inputs it has no "
+                           "description of")  # fmt: skip
         # validate_data counts the second axis of X as its features.
-        if n_features_in != spec.input_shape[0]:
+        elif n_features_in != spec.input_shape[0]:
             raise _damaged(
                 f"n_features_in is {n_features_in} but the network reads samples of "
                 f"shape {spec.input_shape}"
@@ -279,6 +298,7 @@ class FittedState:
             optimizer_state=optimizer,
             solver=solver,
             head_params=_head_params(data["head_params"]),
+            features=features,
         )
 
 
@@ -359,6 +379,16 @@ def _head_params(params):
     ):
         raise _damaged(f"head_params is not a dict of the parameters {', '.join(HEAD_PARAMS)}")
     return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+
+
+def _input_attributes(features):
+    """``is_categorical_`` (HistGradientBoosting's: a mask over X's columns, or
+    None) and, for a body with several inputs, ``input_shapes_``."""
+    attributes = {"is_categorical_": None if features is None else features.is_categorical()}
+    shapes = None if features is None else features.input_shapes()
+    if shapes is not None:
+        attributes["input_shapes_"] = shapes
+    return attributes
 
 
 def _list_or_none(values):
@@ -486,13 +516,21 @@ def _check_head(kind, outputs, decoding):
 def _spec_to_dict(spec):
     outputs = [_output_to_dict(o) for o in spec.outputs]
     if isinstance(spec, BodySpec):
+        if spec.input_names:  # several inputs: a shape per name
+            return {
+                "kind": "body",
+                "body_config": spec.body_config,
+                "input_shape": [[int(d) for d in shape] for shape in spec.input_shape],
+                "outputs": outputs,
+                "input_names": list(spec.input_names),
+            }
         return {
             "kind": "body",
             "body_config": spec.body_config,
             "input_shape": [int(d) for d in spec.input_shape],
             "outputs": outputs,
         }
-    return {
+    data = {
         "kind": "dense",
         "n_features": int(spec.n_features),
         "hidden_layer_sizes": [int(s) for s in spec.hidden_layer_sizes],
@@ -500,25 +538,48 @@ def _spec_to_dict(spec):
         "outputs": outputs,
         "dropout": float(spec.dropout),
     }
+    if spec.embeddings:  # only then: files without tables keep their layout
+        data["embeddings"] = [[int(rows), int(width)] for rows, width in spec.embeddings]
+    return data
 
 
 def _spec_from_dict(data):
     if not isinstance(data, dict) or data.get("kind") not in ("dense", "body"):
         raise _damaged("the network description is not a dense network or a body")
     if data["kind"] == "body":
-        _check_keys(data, {"kind", "body_config", "input_shape", "outputs"}, "the network")
+        _check_keys(
+            data,
+            {"kind", "body_config", "input_shape", "outputs"},
+            "the network",
+            optional={"input_names"},
+        )
         shape = data["input_shape"]
         if not isinstance(shape, (list, tuple)) or not shape:
             raise _damaged("input_shape is not a list")
+        names = data.get("input_names")
+        if names is not None:
+            if (
+                not isinstance(names, (list, tuple))
+                or len(names) != len(shape)
+                or len(set(map(str, names))) != len(names)
+            ):
+                raise _damaged("input_names does not name each input once")
+            return BodySpec(
+                body_config=_str(data["body_config"], "body_config"),
+                input_shape=tuple(_shape(s) for s in shape),
+                outputs=_outputs_from_list(data["outputs"]),
+                input_names=tuple(_str(n, "input_names") for n in names),
+            )
         return BodySpec(
             body_config=_str(data["body_config"], "body_config"),
-            input_shape=tuple(_int(d, "input_shape", minimum=1) for d in shape),
+            input_shape=_shape(shape),
             outputs=_outputs_from_list(data["outputs"]),
         )
     _check_keys(
         data,
         {"kind", "n_features", "hidden_layer_sizes", "activation", "outputs", "dropout"},
         "the network",
+        optional={"embeddings"},
     )
     sizes = data["hidden_layer_sizes"]
     if not isinstance(sizes, (list, tuple)):  # empty: no hidden layer
@@ -527,13 +588,31 @@ def _spec_from_dict(data):
 
     if data["activation"] not in KERAS_ACTIVATIONS.values():
         raise _damaged(f"unknown activation {data['activation']!r}")
+    tables = data.get("embeddings", [])
+    if not isinstance(tables, (list, tuple)) or not all(
+        isinstance(t, (list, tuple)) and len(t) == 2 for t in tables
+    ):
+        raise _damaged("embeddings is not a list of (rows, width)")
+    n_features = _int(data["n_features"], "n_features", minimum=1)
+    if len(tables) > n_features:
+        raise _damaged(f"{len(tables)} embedding tables for {n_features} input columns")
     return NetworkSpec(
-        n_features=_int(data["n_features"], "n_features", minimum=1),
+        n_features=n_features,
         hidden_layer_sizes=tuple(_int(s, "hidden_layer_sizes", minimum=1) for s in sizes),
         activation=data["activation"],
         outputs=_outputs_from_list(data["outputs"]),
         dropout=_dropout(data["dropout"]),
+        embeddings=tuple(
+            (_int(rows, "embeddings", minimum=2), _int(width, "embeddings", minimum=1))
+            for rows, width in tables
+        ),
     )
+
+
+def _shape(shape):
+    if not isinstance(shape, (list, tuple)) or not shape:
+        raise _damaged("input_shape is not a list")
+    return tuple(_int(d, "input_shape", minimum=1) for d in shape)
 
 
 def _dropout(value):
@@ -552,9 +631,7 @@ def _check_weights(weights, spec):
         if not np.isfinite(w).all():
             raise _damaged("the weights hold NaN or inf")
     if isinstance(spec, NetworkSpec):
-        expected = []
-        for fan_in, fan_out in spec.layer_shapes():
-            expected += [(fan_in, fan_out), (fan_out,)]
+        expected = spec.weight_shapes()
         got = [tuple(w.shape) for w in weights]
         if got != expected:
             raise _damaged(f"the weights have shapes {got}, but the network needs {expected}")

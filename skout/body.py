@@ -11,6 +11,11 @@
 skout attaches the output layer(s) chosen from the target (flattening a body
 whose output has more than one axis), compiles and trains the whole network.
 
+A body with several named ``keras.Input`` layers takes one array per input:
+``X`` is then a :class:`skout.Inputs` container, or a DataFrame whose column
+groups the estimator's ``inputs={name: columns}`` maps to the inputs. A
+build function is then called with a dict ``{name: shape}``.
+
 Examples
 --------
 >>> import keras  # doctest: +SKIP
@@ -93,15 +98,57 @@ def body_spec(body, input_shape, outputs):
     """The :class:`~skout._network.BodySpec` of ``body`` for samples of
     ``input_shape`` with the output layers ``outputs``, checked up front so
     that a body skout cannot train fails here, with what to change, rather
-    than deep inside Keras."""
+    than deep inside Keras.
+
+    ``input_shape`` is one sample's shape, or a dict ``{name: shape}`` for a
+    body fed several named inputs; the spec then lists them in the order of
+    the body's own ``inputs``.
+    """
     from ._network import BodySpec
 
+    if isinstance(input_shape, dict):
+        shapes = {name: tuple(int(d) for d in shape) for name, shape in input_shape.items()}
+        model = body_model(body, shapes)
+        names = input_names(model)
+        return BodySpec(
+            body_config=canonical_config(model, keep=names),
+            input_shape=tuple(shapes[name] for name in names),
+            outputs=tuple(outputs),
+            input_names=names,
+        )
     input_shape = tuple(int(d) for d in input_shape)
     model = body_model(body, input_shape)
     spec = BodySpec(
         body_config=canonical_config(model), input_shape=input_shape, outputs=tuple(outputs)
     )
     return spec
+
+
+def input_names(model):
+    """The names of a Keras model's ``keras.Input`` layers, in its inputs' order."""
+    return tuple(str(t.name) for t in getattr(model, "inputs", None) or ())
+
+
+def declared_input_shapes(body, shapes):
+    """``{name: shape}`` of the body's inputs, as it declares them for inputs of
+    ``shapes`` (``{name: shape}``): a Keras model's own, or what a build
+    function builds. None where that is unknown (a subclassed model not built
+    yet, a build function that fails: building it again says why)."""
+    keras = import_keras()
+    model = body
+    if not isinstance(body, keras.layers.Layer):
+        build = body.build if isinstance(body, KerasBody) else body
+        try:
+            model = build(dict(shapes))
+        except Exception:  # the real build, in body_spec, reports it
+            return None
+    try:
+        inputs = getattr(model, "inputs", None)
+        if not inputs:
+            return None
+        return {str(t.name): tuple(t.shape[1:]) for t in inputs}
+    except (AttributeError, ValueError):  # a subclassed model not built yet
+        return None
 
 
 def rebuild_error(exc, input_shape):
@@ -119,9 +166,11 @@ def rebuild_error(exc, input_shape):
 
 
 def body_model(body, input_shape):
-    """Resolve the estimator's ``body`` to a Keras model for ``input_shape``."""
+    """Resolve the estimator's ``body`` to a Keras model for ``input_shape``
+    (one sample's shape, or ``{name: shape}`` for several named inputs)."""
     keras = import_keras()
-    input_shape = tuple(input_shape)
+    named = isinstance(input_shape, dict)
+    input_shape = dict(input_shape) if named else tuple(input_shape)
     if isinstance(body, KerasBody):
         model = _build(body.build, input_shape)
     elif isinstance(body, keras.layers.Layer):
@@ -138,7 +187,10 @@ def body_model(body, input_shape):
             f"The body built a {type(model).__name__}, not a Keras model: return "
             "a keras.Model (e.g. keras.Sequential) from the build function."
         )
-    _check_input_shape(model, input_shape)
+    if named:
+        _check_named_inputs(model, input_shape)
+    else:
+        _check_input_shape(model, input_shape)
     _refuse_many_outputs(model)
     _refuse_non_float_layers(model)
     _refuse_output_layer(model)
@@ -146,6 +198,8 @@ def body_model(body, input_shape):
 
 
 def _reshape_hint(input_shape):
+    if isinstance(input_shape, dict):
+        return ""
     if len(input_shape) == 1:
         return (
             " If X holds flattened images or sequences, reshape it to one array per "
@@ -178,9 +232,12 @@ def _check_input_shape(model, input_shape):
     if declared is None:
         return
     if len(declared) > 1:
+        names = list(input_names(model))
         raise ValueError(
-            f"The body has {len(declared)} inputs; skout feeds it one array X. "
-            "Give a body with one input."
+            f"The body has {len(declared)} inputs, {names}, but X is one array. Give "
+            f"one array per input: X = skout.Inputs({', '.join(f'{n}=...' for n in names)}), "
+            "or map the columns of a DataFrame X to them with "
+            f"inputs={{{', '.join(f'{n!r}: [...]' for n in names)}}}."
         )
     expected = declared[0]
     if len(expected) != len(input_shape) or any(
@@ -190,6 +247,42 @@ def _check_input_shape(model, input_shape):
             f"The body expects samples of shape {expected}, but X has samples of shape "
             f"{input_shape}.{_reshape_hint(input_shape)}"
         )
+
+
+def _check_named_inputs(model, shapes):
+    """Every input of the body gets data, every array goes to an input of the
+    body, and each array's samples have the shape its input declares."""
+    inputs = getattr(model, "inputs", None)
+    names = list(input_names(model))
+    if not names:
+        raise ValueError(
+            f"The body gets several named inputs ({sorted(shapes)}) but declares none: "
+            "build it with the functional API, one keras.Input(shape, name=...) per input."
+        )
+    unknown = [n for n in shapes if n not in names]
+    if unknown:
+        raise ValueError(
+            f"The body has no input named {unknown[0]!r}; its inputs are {names}. Name the "
+            "arrays (skout.Inputs) or column groups (inputs=) after the body's "
+            "keras.Input(name=...) layers."
+        )
+    missing = [n for n in names if n not in shapes]
+    if missing:
+        raise ValueError(
+            f"The body's input {missing[0]!r} gets no data: give every input of the body, "
+            f"{names}, an array (skout.Inputs({missing[0]}=...)) or a column group "
+            f"(inputs={{{missing[0]!r}: [...]}})."
+        )
+    for name, tensor in zip(names, inputs):
+        expected, given = tuple(tensor.shape[1:]), tuple(shapes[name])
+        if len(expected) != len(given) or any(
+            e is not None and e != g for e, g in zip(expected, given)
+        ):
+            raise ValueError(
+                f"The body's input {name!r} expects samples of shape {expected}, but its "
+                f"array has samples of shape {given}. Reshape that array, e.g. "
+                f"a.reshape(len(a), {', '.join(str(d) for d in expected)})."
+            )
 
 
 def _refuse_many_outputs(model):
@@ -241,7 +334,7 @@ def _refuse_output_layer(model):
         )
 
 
-def canonical_config(model):
+def canonical_config(model, keep=()):
     """The model's Keras config as JSON, with layer names made positional.
 
     Building the same body twice gives layers new automatic names
@@ -254,12 +347,18 @@ def canonical_config(model):
     inbound nodes and in a functional model's input and output layers. Any
     other string is left alone, so a layer may be named like a config key or
     value (``"activation"``, ``"units"``, ``"relu"``, ``"float32"``).
+
+    The names in ``keep`` stay: a body's named inputs, which the data is
+    matched to (and Keras matches a dict of inputs to by name).
     """
     keras = import_keras()
     config = keras.saving.serialize_keras_object(model)
     new_names = {}
+    keep = set(keep)
 
     def rename(old):
+        if old in keep:
+            return old
         # One new name per old name: names unique in a model stay unique.
         return new_names.setdefault(old, f"skout_layer_{len(new_names)}")
 

@@ -101,7 +101,34 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         sequences, ...): a Keras model (its architecture, never its weights),
         ``build(input_shape) -> keras.Model``, or :class:`skout.KerasBody`
         whose parameters are tunable as ``body__<name>``. None builds the dense
-        body from ``hidden_layer_sizes`` and ``activation``.
+        body from ``hidden_layer_sizes`` and ``activation``. A body with several
+        named ``keras.Input`` layers takes ``X`` as :class:`skout.Inputs`, or
+        as a DataFrame mapped by ``inputs``.
+    categorical_features : "from_dtype", array-like of str, int or bool, or \
+            None, default="from_dtype"
+        The categorical columns of ``X``, as in
+        :class:`~sklearn.ensemble.HistGradientBoostingClassifier`:
+        ``"from_dtype"`` takes the DataFrame columns of pandas' ``category``
+        dtype (polars' ``Categorical`` and ``Enum``); or column names, indices,
+        or a boolean mask; None for none. The dense network learns an
+        embedding of each (``embedding_dim``) beside the numeric columns; a
+        category not seen in ``fit`` and a missing value each have their own
+        row, so ``predict`` never fails on them. A custom body gets each such
+        column as integer codes (``0 .. n - 1`` for its ``n`` categories,
+        ``n`` unseen, ``n + 1`` missing). See :ref:`categorical`.
+    embedding_dim : "auto", int or dict, default="auto"
+        Width of each categorical column's embedding. ``"auto"``:
+        ``min(50, ceil(1.6 * n_categories ** 0.56))``; an int: that width for
+        every column; a dict: ``{column name or index: width}``, ``"auto"``
+        for the columns it does not name.
+    inputs : dict or None, default=None
+        For a body with several named inputs and a DataFrame ``X``:
+        ``{input name: columns}``, the columns as names, indices, a boolean
+        mask or a selector such as
+        :func:`~sklearn.compose.make_column_selector`. A group of columns
+        whose number is the size of the body's declared input shape is
+        reshaped to it (pixel columns to an image). Columns no input names
+        are not used.
     loss : str, default="auto"
         ``"auto"`` takes the head table's loss. A named loss is checked
         against the target: a pairing that cannot learn raises a
@@ -152,9 +179,14 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
     classes_ : ndarray or list of ndarray
         Class labels (one array per output for multiclass-multioutput).
     n_features_in_ : int
-        Number of features seen during fit.
+        Number of features seen during fit (columns of ``X``; for
+        :class:`skout.Inputs`, the numbers of one sample over all its arrays).
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Feature names, when X had string column names.
+    is_categorical_ : ndarray of shape (n_features_in_,) or None
+        Which columns were categorical (None when none was).
+    input_shapes_ : dict
+        For a body with several inputs: ``{input name: one sample's shape}``.
     n_outputs_ : int
         Number of target columns (1 for a 1-D target).
     model_ : keras.Model
@@ -235,6 +267,9 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         callbacks=None,
         device=None,
         body=None,
+        categorical_features="from_dtype",
+        embedding_dim="auto",
+        inputs=None,
         loss="auto",
         binary_head="sigmoid",
         target_type="auto",
@@ -269,6 +304,9 @@ class AutoHeadClassifier(ClassifierMixin, _AutoHeadBase):
         self.callbacks = callbacks
         self.device = device
         self.body = body
+        self.categorical_features = categorical_features
+        self.embedding_dim = embedding_dim
+        self.inputs = inputs
         self.loss = loss
         self.binary_head = binary_head
         self.target_type = target_type

@@ -6,8 +6,9 @@ results as JSON; this process runs them on TensorFlow's loop and compares:
 same number of epochs, same stopping decision, same loss curve and
 predictions within 1e-3. The cases cover every loss the head table trains
 with, dropout, zero sample weights (training and validation), early
-stopping, the "adaptive" schedule, chunked runs, and Keras bodies (batch
-normalisation; a body's own regularisation losses).
+stopping, the "adaptive" schedule, chunked runs, Keras bodies (batch
+normalisation; a body's own regularisation losses; two named inputs, each
+its own array) and embedding tables for categorical columns.
 """
 
 from __future__ import annotations
@@ -55,6 +56,25 @@ def _body_config(regularised=False):
     else:
         layers = [keras.layers.Dense(4, activation="relu"), keras.layers.BatchNormalization()]
     return canonical_config(keras.Sequential([keras.Input((4,)), *layers]))
+
+
+def _two_input_body_config():
+    """A body with two named inputs: a tiny image through a convolution, and a
+    vector through a Dense layer, joined."""
+    import keras
+
+    from skout.body import canonical_config
+
+    image = keras.Input((3, 3, 1), name="image")
+    meta = keras.Input((2,), name="meta")
+    h = keras.layers.Flatten()(keras.layers.Conv2D(2, 2, activation="tanh")(image))
+    h = keras.layers.Concatenate()([h, keras.layers.Dense(3, activation="relu")(meta)])
+    return canonical_config(keras.Model([image, meta], h), keep=("image", "meta"))
+
+
+def _codes(n, rows, seed):
+    """Codes of a categorical column, its last row (the "unseen" one) never used."""
+    return np.random.RandomState(seed).randint(0, rows - 1, n).astype(np.float32)
 
 
 #: One case per loss the head table trains with (the rest are in the cases below).
@@ -167,6 +187,29 @@ def case(name):
         early = True
         params = dict(learning_rate=0.05, alpha=1e-4, batch_size=10, max_epochs=40,
                       n_iter_no_change=3)  # fmt: skip
+    elif name == "embeddings":
+        # Two numeric columns and two categorical ones (codes), whose categories
+        # decide the class: the tables must learn for the loss to fall.
+        rng = np.random.RandomState(8)
+        city, shop = _codes(90, 12, 1), _codes(90, 5, 2)
+        X = np.column_stack([rng.randn(90, 2), city, shop]).astype(np.float32)
+        y = ((city % 3) + (shop > 2) + (X[:, 0] > 0)) % 3
+        spec = NetworkSpec(4, (6,), "relu", (SOFTMAX3,), embeddings=((12, 4), (5, 3)))
+        Y = y[:, None].astype(np.float32)
+        W = np.ones(90, np.float32)
+        solver = "sgd"  # unlike Adam's, its steps change with the gradient's scale
+        params = dict(learning_rate=0.1, alpha=1e-3, batch_size=16, max_epochs=10)
+    elif name == "body_two_inputs":
+        rng = np.random.RandomState(9)
+        image = rng.randn(60, 3, 3, 1).astype(np.float32)
+        meta = rng.randn(60, 2).astype(np.float32)
+        X = (image, meta)  # the engine's X for a body with several inputs
+        y = np.digitize(image[:, 1, 1, 0] + meta[:, 0], [-0.5, 0.5])
+        spec = BodySpec(_two_input_body_config(), ((3, 3, 1), (2,)), (SOFTMAX3,),
+                        input_names=("image", "meta"))  # fmt: skip
+        Y = y[:, None].astype(np.float32)
+        W = np.ones(60, np.float32)
+        params = dict(learning_rate=0.02, alpha=1e-3, batch_size=16, max_epochs=6)
     elif name in _LOSS_CASES:
         X, Y, spec, task = _loss_case(_LOSS_CASES[name])
         W = np.ones(len(X), np.float32)
@@ -202,7 +245,8 @@ def _initial_weights(spec):
 
 CASES = ("adam_class_weight", "regressor_sample_weight", "early_stopping", "zero_weights",
          "sgd_adaptive", "chunks", "dropout", "two_heads", "body_batch_norm",
-         "body_regularised", "counts_early_stopping", *_LOSS_CASES)  # fmt: skip
+         "body_regularised", "counts_early_stopping", "embeddings", "body_two_inputs",
+         *_LOSS_CASES)  # fmt: skip
 
 
 def run_case(loop, name):
@@ -322,7 +366,7 @@ def predictions(spec, weights, X):
 
     model = spec.build()
     set_weights(model, spec, weights)
-    out = model(X, training=False)
+    out = model(list(X) if isinstance(X, tuple) else X, training=False)
     return to_numpy(out if isinstance(out, (list, tuple)) else [out])
 
 
@@ -380,6 +424,18 @@ def test_cases_exercise_what_they_claim(tensorflow_results):
     # The count model stops on its validation D^2, which improves from about 0.
     counts = tensorflow_results["counts_early_stopping"]
     assert counts["stopped"] and 0 < max(counts["scores"]) < 1
+    # The tables learn (the categories decide the class), and the row no code
+    # reads moves by the L2 term alone (it only shrinks).
+    curve = tensorflow_results["embeddings"]["loss_curve"]
+    assert curve[-1] < 0.8 * curve[0]
+    key, start, *_ = case("embeddings")
+    trained = tensorflow_results["embeddings"]["weights"]
+    for t in (-2, -1):
+        table, initial = np.asarray(trained[t]), start[t]
+        assert not np.allclose(table[:-1], initial[:-1], atol=1e-3)
+        assert np.all(np.abs(table[-1]) <= np.abs(initial[-1]) + 1e-7)
+    # Both inputs of the two-input body reach the heads.
+    assert tensorflow_results["body_two_inputs"]["loss_curve"][-1] < 1.0
 
 
 @pytest.mark.skipif(not _installed("torch"), reason="torch is not installed")

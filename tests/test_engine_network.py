@@ -67,10 +67,15 @@ def test_dropout_keeps_units_at_its_rate_and_every_draw_differs():
 
 
 def _reference_forward(spec, weights, X):
-    """The dense network, written the plain way (NumPy, float64)."""
+    """The dense network, written the plain way (NumPy, float64): each code
+    column one-hot encoded and multiplied by its table."""
     acts = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh, "linear": lambda z: z,
             "sigmoid": lambda z: 1 / (1 + np.exp(-z))}  # fmt: skip
-    h = X
+    k = len(spec.embeddings)
+    h = X[:, : X.shape[1] - k]
+    for t, (rows, _) in enumerate(spec.embeddings):
+        one_hot = np.eye(rows)[X[:, X.shape[1] - k + t].astype(int)]
+        h = np.hstack([h, one_hot @ weights[spec.n_layer_weights + t]])
     depth = len(spec.hidden_layer_sizes)
     for i in range(depth):
         h = acts[spec.activation](h @ weights[2 * i] + weights[2 * i + 1])
@@ -99,14 +104,16 @@ def test_the_predict_path_runs_the_network_as_written(hidden, activation):
 
 
 def _autodiff_objective_gradients(backend, depth, activation, outputs, params, X, Y, W, alpha,
-                                  dropout):  # fmt: skip
+                                  dropout, n_tables=0):  # fmt: skip
     """Gradients of the shared objective by the backend's automatic differentiation."""
     xp = for_backend(backend, "float64")
+    n_layers = len(params) - n_tables
+    kernels = [*range(0, n_layers, 2), *range(n_layers, len(params))]
 
     def value(ps):
-        Z = network.dense_logits(xp, depth, activation, ps, xp.as_float(X), dropout)
+        Z = network.dense_logits(xp, depth, activation, ps, xp.as_float(X), dropout, n_tables)
         losses = objective.per_sample_loss(xp, outputs, xp.as_float(Y), Z)
-        squared = objective.penalty(xp, ps, list(range(0, len(ps), 2)))
+        squared = objective.penalty(xp, ps, kernels)
         return objective.batch_objective(xp, losses, xp.as_float(W), squared, alpha)[0]
 
     if backend == "tensorflow":
@@ -124,16 +131,33 @@ def _autodiff_objective_gradients(backend, depth, activation, outputs, params, X
     import torch
 
     ps = [torch.tensor(p, requires_grad=True) for p in params]
-    return [g.numpy() for g in torch.autograd.grad(value(ps), ps)]
+    grads = torch.autograd.grad(value(ps), ps, allow_unused=True)
+    return [np.zeros_like(p) if g is None else g.numpy() for g, p in zip(grads, params)]
 
+
+#: (rows, width) of two embedding tables: the cases with tables read the last
+#: two columns of X as codes.
+TABLES = ((5, 3), (4, 2))
 
 CASES = {
-    "softmax": ((5,), "relu", (SOFTMAX3,), None),
-    "two heads, tanh": ((4, 3), "tanh", (SIGMOID1, SOFTMAX3), None),
-    "multilabel, sigmoid": ((4,), "sigmoid", (MULTILABEL,), None),
-    "regression, no hidden layer": ((), "relu", (LINEAR2,), None),
-    "dropout": ((6, 5), "relu", (SOFTMAX3,), 0.4),
+    "softmax": ((5,), "relu", (SOFTMAX3,), None, ()),
+    "two heads, tanh": ((4, 3), "tanh", (SIGMOID1, SOFTMAX3), None, ()),
+    "multilabel, sigmoid": ((4,), "sigmoid", (MULTILABEL,), None, ()),
+    "regression, no hidden layer": ((), "relu", (LINEAR2,), None, ()),
+    "dropout": ((6, 5), "relu", (SOFTMAX3,), 0.4, ()),
+    "embeddings": ((5,), "tanh", (SOFTMAX3,), None, TABLES),
+    "embeddings, two layers, dropout": ((4, 3), "relu", (SIGMOID1, SOFTMAX3), 0.3, TABLES),
+    "embeddings, no hidden layer": ((), "relu", (LINEAR2,), None, TABLES),
 }
+
+
+def _with_codes(X, tables, rng):
+    """X with its last len(tables) columns replaced by codes (a row repeated, a
+    row never read: index_add must sum the one and leave the other at 0)."""
+    X = X.copy()
+    for t, (rows, _) in enumerate(tables):
+        X[:, X.shape[1] - len(tables) + t] = rng.randint(0, rows - 1, len(X))
+    return X
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -142,11 +166,13 @@ def test_hand_written_backpropagation_is_the_gradient_of_the_objective(backend, 
     """The PyTorch loop's by-hand path trains what automatic differentiation of
     the shared objective trains: same value, same gradients (with zero weights,
     the L2 term, dropout and several heads)."""
-    hidden, activation, outputs, rate = CASES[name]
-    spec = NetworkSpec(4, hidden, activation, outputs)
+    hidden, activation, outputs, rate, tables = CASES[name]
+    spec = NetworkSpec(4, hidden, activation, outputs, embeddings=tables)
     rng = np.random.RandomState(3)
     params = [w.astype(np.float64) for w in init_weights(spec, rng)]
-    X = rng.randn(12, 4)
+    # Tables drawn as large as the kernels, so that their rows matter.
+    params = [p * 20 if i >= spec.n_layer_weights else p for i, p in enumerate(params)]
+    X = _with_codes(rng.randn(12, 4), tables, rng)
     blocks = []
     for out in outputs:
         if out.activation == "linear":
@@ -160,11 +186,51 @@ def test_hand_written_backpropagation_is_the_gradient_of_the_objective(backend, 
     W[[2, 7]] = 0.0
     dropout = None if rate is None else {"rate": rate, "seed": 5, "epoch": 3, "batch": 1}
     value, _, grads = network.dense_objective_and_gradients(
-        XP, len(hidden), activation, outputs, params, X, Y, W, 0.01, dropout
+        XP, len(hidden), activation, outputs, params, X, Y, W, 0.01, dropout, len(tables)
     )
     with _x64(backend):
         auto = _autodiff_objective_gradients(backend, len(hidden), activation, outputs, params,
-                                             X, Y, W, 0.01, dropout)  # fmt: skip
+                                             X, Y, W, 0.01, dropout, len(tables))  # fmt: skip
     for ours, theirs in zip(grads, auto, strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
     assert np.isfinite(value)
+    for t, table_gradient in enumerate(grads[spec.n_layer_weights :]):
+        # The last row is never read: its gradient is the L2 term's alone.
+        table = params[spec.n_layer_weights + t]
+        weight_sum = W.sum()
+        np.testing.assert_allclose(table_gradient[-1], 0.01 / weight_sum * table[-1])
+        assert np.abs(table_gradient[:-1]).sum() > 10 * np.abs(table_gradient[-1]).sum()
+
+
+@pytest.mark.parametrize("hidden", [(), (5,)])
+def test_the_predict_path_reads_each_code_columns_table(hidden):
+    """Code c of a categorical column is row c of its table, beside the numeric
+    columns: the same as one-hot codes times the table."""
+    spec = NetworkSpec(5, hidden, "relu", (SIGMOID1, SOFTMAX3), embeddings=TABLES)
+    rng = np.random.RandomState(0)
+    weights = [w.astype(np.float64) for w in init_weights(spec, rng)]
+    weights = [w * 20 if i >= spec.n_layer_weights else w for i, w in enumerate(weights)]
+    X = _with_codes(rng.randn(9, 5), TABLES, rng)
+    for ours, plain in zip(
+        network.forward(spec, weights, X), _reference_forward(spec, weights, X), strict=True
+    ):
+        np.testing.assert_allclose(ours, plain, rtol=1e-12)
+    # and the tables really are read: another row for one sample changes its output
+    changed = X.copy()
+    changed[0, -1] = (X[0, -1] + 1) % 4
+    assert not np.allclose(network.forward(spec, weights, changed)[1][0],
+                           network.forward(spec, weights, X)[1][0])  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["numpy", *BACKENDS])
+def test_take_and_index_add_are_a_gather_and_its_gradient_on_every_backend(backend):
+    xp = for_backend(backend, "float64")
+    table = np.arange(12.0).reshape(4, 3)
+    index = np.array([2.0, 0.0, 2.0])  # codes arrive as floats; 2 is read twice
+    values = np.ones((3, 3))
+    with _x64(backend):
+        taken = _numpy(xp.take(xp.as_float(table), xp.as_float(index)))
+        added = _numpy(xp.index_add(xp.as_float(np.zeros((4, 3))), xp.as_float(index),
+                                    xp.as_float(values)))  # fmt: skip
+    np.testing.assert_array_equal(taken, table[[2, 0, 2]])
+    np.testing.assert_array_equal(added, [[1, 1, 1], [0, 0, 0], [2, 2, 2], [0, 0, 0]])

@@ -305,3 +305,29 @@ def test_validation_r2_is_scikit_learns_uniform_average():
     score, loss = objective.validation_metrics(XP, "regression", outputs, Y, Z, W)
     assert score == pytest.approx(r2_score(Y, Z[0], sample_weight=W), rel=1e-12)
     assert loss == pytest.approx(np.average(((Z[0] - Y) ** 2).mean(axis=1), weights=W))
+
+
+@pytest.mark.parametrize("tables", [(), ((6, 3), (4, 2))])
+def test_the_prior_starts_the_heads_and_leaves_embedding_tables_alone(tables):
+    """The heads are found after the hidden layers whether or not embedding
+    tables follow them in the weight list."""
+    from skout._network import NetworkSpec
+
+    softmax = OutputHead(3, "softmax", "sparse_categorical_crossentropy")
+    sigmoid = OutputHead(1, "sigmoid", "binary_crossentropy")
+    spec = NetworkSpec(5, (4, 3), "relu", (sigmoid, softmax), embeddings=tables)
+    weights = spec.initial_weights(np.random.RandomState(0))
+    Y = np.column_stack([np.r_[np.ones(3), np.zeros(7)], np.r_[np.zeros(5), np.ones(3), 2, 2]])
+    W = np.ones(10)
+    started = objective.start_from_prior(weights, spec.outputs, Y, W, zero_kernels=True)
+    explicit = objective.start_from_prior(
+        weights, spec.outputs, Y, W, spec.heads_at, zero_kernels=True
+    )
+    for a, b in zip(started, explicit, strict=True):
+        np.testing.assert_array_equal(a, b)
+    at = spec.heads_at
+    np.testing.assert_allclose(started[at + 1], [np.log(0.3 / 0.7)], rtol=1e-6)
+    np.testing.assert_allclose(started[at + 3], np.log([0.5, 0.3, 0.2]), rtol=1e-6)
+    assert not started[at].any() and not started[at + 2].any()
+    for i in [*range(at), *range(spec.n_layer_weights, len(weights))]:  # the rest as it was
+        np.testing.assert_array_equal(started[i], weights[i])

@@ -298,6 +298,89 @@ def test_body_without_the_exporter_package_names_it(images, monkeypatch):
         skout.onnx.to_onnx(model, X[:1])
 
 
+# -- categorical columns (issue 21) ----------------------------------------------------------
+def _category_frame():
+    rng = np.random.RandomState(0)
+    cities = np.array([f"c{i}" for i in range(25)])
+    city = rng.randint(0, 25, 200)
+    X = pd.DataFrame({
+        "x": rng.randn(200),
+        "colour": pd.Categorical(rng.choice(["red", "blue", "green"], 200)),
+        "city": pd.Categorical(cities[city], categories=cities),
+    })  # fmt: skip
+    X.loc[X.index[::9], "colour"] = np.nan  # "missing" is trained too
+    y = np.where(np.random.RandomState(1).randn(25)[city] + X["x"] > 0, "yes", "no")
+    return X, y
+
+
+def _column_feeds(X):
+    """One (n, 1) input per column, as skl2onnx declares them from a frame; a
+    missing text value is the empty string (a string tensor holds no NaN)."""
+    feeds = {}
+    for name in X.columns:
+        column = X[[name]]
+        if isinstance(X[name].dtype, pd.CategoricalDtype):
+            feeds[name] = column.astype(object).fillna("").astype(str).to_numpy()
+        else:
+            feeds[name] = column.to_numpy(np.float32)
+    return feeds
+
+
+def test_categorical_columns_export_as_lookups_and_gathers():
+    X, y = _category_frame()
+    model = AutoHeadClassifier(**SMALL).fit(X, y)
+    onx = skout.onnx.to_onnx(model, X[1:2].astype({"x": np.float32}), options={"zipmap": False})
+    ops = [n.op_type for n in onx.graph.node]
+    assert ops.count("Gather") == 2 and ops.count("LabelEncoder") == 2
+    new = X.copy()
+    new["city"] = new["city"].cat.add_categories(["nowhere"])
+    new.loc[[0, 1], "city"] = ["nowhere", np.nan]  # unseen, missing
+    new.loc[[2, 3], "colour"] = [np.nan, "red"]
+    _assert_matches(model, new, _run(onx, _column_feeds(new)))
+
+
+def test_a_numeric_input_with_a_categorical_column_exports():
+    rng = np.random.RandomState(0)
+    group = rng.randint(0, 12, 150)
+    X = np.column_stack([rng.randn(150), group, rng.randn(150)])
+    y = np.random.RandomState(1).randn(12)[group] + X[:, 0]
+    model = AutoHeadRegressor(**SMALL, categorical_features=[1]).fit(X, y)
+    onx = skout.onnx.to_onnx(model, X[:1].astype(np.float32))
+    X_new = X.copy()
+    X_new[:2, 1] = [99.0, np.nan]  # unseen, missing
+    _assert_matches(model, X_new, _run(onx, {"X": X_new.astype(np.float32)}))
+
+
+@pytest.mark.skipif(
+    _keras_backend() != "tensorflow", reason="Keras's ONNX export is tested on TensorFlow"
+)
+def test_a_body_reading_categorical_codes_exports():
+    pytest.importorskip("tf2onnx")
+    import keras
+
+    def dense(input_shape):
+        return keras.Sequential([keras.Input(input_shape), keras.layers.Dense(4)])
+
+    X, y = _category_frame()
+    model = AutoHeadClassifier(body=KerasBody(dense), max_iter=2, random_state=0).fit(X, y)
+    onx = skout.onnx.to_onnx(model, X[1:2].astype({"x": np.float32}), options={"zipmap": False})
+    _assert_matches(model, X, _run(onx, _column_feeds(X)), tol=dict(rtol=1e-4, atol=1e-4))
+
+
+def test_a_network_with_several_inputs_says_it_does_not_export_yet():
+    import keras
+
+    def two(input_shapes):
+        a, b = keras.Input((2,), name="a"), keras.Input((1,), name="b")
+        return keras.Model([a, b], keras.layers.Concatenate()([a, b]))
+
+    X = skout.Inputs(a=np.random.RandomState(0).randn(30, 2), b=np.ones((30, 1)))
+    model = AutoHeadRegressor(body=KerasBody(two), max_iter=1).fit(X, np.arange(30.0))
+    with pytest.raises(NotImplementedError, match="several named inputs"):
+        skout.onnx.to_onnx(model, initial_types=[("a", skl2onnx.common.data_types
+                                                    .FloatTensorType([None, 2]))])  # fmt: skip
+
+
 # -- errors and imports ----------------------------------------------------------------
 @pytest.mark.parametrize("make", [AutoHeadClassifier, AutoHeadRegressor])
 def test_unfitted_estimator_raises_not_fitted(make, X):

@@ -44,6 +44,9 @@ TRAINING = {
     "clf-body": (X, Y_CLF),
     "one-hot": (X, np.eye(3, dtype=int)[np.digitize(X[:, 1], [-0.5, 0.5])]),
 }
+# issue 21: a category column, and a body with two named inputs
+FRAME_CATEGORY = FRAME.assign(c=pd.Categorical(np.where(X[:, 2] > 0, "up", "down")))
+TRAINING["clf-category"] = (FRAME_CATEGORY, Y_CLF)
 Y_MULTILABEL = (X > 0).astype(int)
 Y_FRAME_MIXED = pd.DataFrame({"colour": Y_CLF, "size": Y_MMO[:, 1]})
 
@@ -55,6 +58,17 @@ def _with(a, i, value, dtype=float):
 
 
 _FITTED: dict = {}
+
+
+def _two_input_body(input_shapes):
+    import keras
+
+    a, b = keras.Input((2,), name="a"), keras.Input((1,), name="b")
+    return keras.Model([a, b], keras.layers.Concatenate()([a, keras.layers.Dense(2)(b)]))
+
+
+def _two_inputs(**change):
+    return skout.Inputs({"a": X[:, :2], "b": X[:, 2:], **change})
 
 
 def _fitted(trained_on):
@@ -257,6 +271,17 @@ def _fitted_ok(est):
     assert est.predict(X).shape[0] == len(X)
 
 
+def _categorical_mask(mask):
+    def check(est):
+        np.testing.assert_array_equal(est.is_categorical_, mask)
+
+    return check
+
+
+def _finite_proba(proba):
+    assert np.isfinite(proba).all() and np.allclose(proba.sum(axis=1), 1.0)
+
+
 _UNSEEN = np.where(np.arange(40) % 2 == 0, "maybe", Y_CLF)
 _UNSEEN_LABELS = np.where(np.arange(40) % 3 == 0, "maybe", Y_CLF)
 _MIXED = "Cannot read the target as class labels.*one label type"
@@ -303,11 +328,13 @@ BAD_INPUT = {
     "X-list-of-lists-predict": Case("clf", "predict", X.tolist(), raises=None,
                                     check=_same_predictions_as(X, "clf")),
     "X-strings-fit": Case("clf", "fit", np.array([["red", "s", "x"]] * 40), Y_CLF,
-                          match="could not convert string to float"),
-    "X-string-column-in-dataframe-fit": Case("clf", "fit", FRAME.assign(c="red"), Y_CLF,
-                                             match="could not convert string to float"),
+                          match=r"text in column\(s\) \[0, 1, 2\].*categorical_features="
+                                r"\[0, 1, 2\]"),
+    "X-string-column-in-dataframe-fit": Case(
+        "clf", "fit", FRAME.assign(c="red"), Y_CLF,
+        match=r"text in column\(s\) \['c'\].*X\['c'\] = X\['c'\]\.astype\('category'\)"),
     "X-strings-predict": Case("reg", "predict", np.array([["1.0", "red", "2.0"]]),
-                              match="could not convert string to float"),
+                              match=r"text in column\(s\) \[1\].*declare them and refit"),
     "X-complex-fit": Case("reg", "fit", X.astype(complex), Y_REG,
                           match="Complex data not supported"),
     # -- what y holds ------------------------------------------------------------
@@ -607,6 +634,51 @@ BAD_INPUT = {
     "pickle-optimizer-state-cut-load": Case(
         "clf", "load", _pickle_with("clf", _drop_last_slot),
         match="optimizer state does not"),
+    # -- categorical columns (issue 21) --------------------------------------------------------
+    "X-category-column-fit": Case("clf", "fit", FRAME_CATEGORY, Y_CLF, raises=None,
+                                  check=_categorical_mask([False, False, True])),
+    "X-unseen-and-missing-category-predict_proba": Case(
+        "clf", "predict_proba", FRAME_CATEGORY.assign(c=pd.Categorical(["sideways", None] * 20)),
+        trained_on="clf-category", raises=None, check=_finite_proba),
+    "categorical_features-unknown-name-fit": Case(
+        "clf", "fit", FRAME, Y_CLF, params={"categorical_features": ["colour"]},
+        match="'colour' which is not a valid feature name"),
+    "categorical_features-names-for-an-array-fit": Case(
+        "clf", "fit", X, Y_CLF, params={"categorical_features": ["a"]},
+        match="integers or as a boolean mask when the model is fitted on data without"),
+    "categorical_features-index-out-of-range-fit": Case(
+        "reg", "fit", X, Y_REG, params={"categorical_features": [3]},
+        match=r"must be in \[0, n_features - 1\]"),
+    "categorical-timestamps-fit": Case(
+        "clf", "fit", FRAME.assign(c=pd.Categorical(pd.date_range("2024", periods=40))), Y_CLF,
+        match="holds categories of type Timestamp.*astype\\(str\\)"),
+    "embedding_dim-not-a-categorical-column-fit": Case(
+        "clf", "fit", FRAME_CATEGORY, Y_CLF, params={"embedding_dim": {"a": 2}},
+        match=r"column 'a', which is not a categorical column; the categorical columns are"),
+    # -- several named inputs (issue 21) ---------------------------------------------------------
+    "Inputs-name-the-body-lacks-fit": Case(
+        "clf", "fit", _two_inputs(c=X[:, :1]), Y_CLF, params=_body(_two_input_body),
+        match=r"no input named 'c'; its inputs are \['a', 'b'\]"),
+    "Inputs-body-input-without-data-fit": Case(
+        "clf", "fit", skout.Inputs(a=X[:, :2]), Y_CLF, params=_body(_two_input_body),
+        match=r"input 'b' gets no data"),
+    "Inputs-arrays-of-different-lengths": Case(
+        "clf", "call", lambda: _two_inputs(b=X[:-1, 2:]), match=r"a: 40, b: 39"),
+    "Inputs-integer-index": Case("clf", "call", lambda: _two_inputs()[0], raises=TypeError,
+                                 match=r"not by a single integer.*X\[\[0\]\]"),
+    "inputs-column-listed-twice-fit": Case(
+        "clf", "fit", FRAME, Y_CLF,
+        params={**_body(_two_input_body), "inputs": {"a": ["a", "b"], "b": ["b"]}},
+        match=r"column 'b' is listed in 'a' and in 'b'"),
+    "Inputs-with-inputs-mapping-fit": Case(
+        "clf", "fit", _two_inputs(), Y_CLF,
+        params={**_body(_two_input_body), "inputs": {"a": ["a", "b"], "b": ["c"]}},
+        match="Leave inputs=None"),
+    "Inputs-for-the-dense-network-fit": Case("clf", "fit", _two_inputs(), Y_CLF,
+                                             match="need a body with those named"),
+    "two-input-body-one-array-fit": Case(
+        "clf", "fit", X, Y_CLF, params=_body(_two_input_body),
+        match=r"2 inputs, \['a', 'b'\], but X is one array.*skout.Inputs\(a=..., b=...\)"),
     # -- validation data ------------------------------------------------------------------------
     "X_val-without-y_val-fit": Case("clf", "fit", X, Y_CLF, fit_kw={"X_val": X},
                                     match="X_val and y_val must be given together"),
@@ -622,6 +694,8 @@ BAD_INPUT = {
 def _call(case):
     if case.where == "load":
         return pickle.loads(case.X())
+    if case.where == "call":
+        return case.X()
     est = ESTIMATORS[case.est](**{**TINY, **case.params})
     if case.where == "fit":
         return est.fit(case.X, case.y, **case.fit_kw)

@@ -5,7 +5,9 @@ validation split, the parameters); the engine decides *how*. Its interface is
 :func:`train` with :class:`EngineOptions` and, for ``partial_fit``,
 :class:`Continuation`; :func:`forward` runs a fitted dense network in NumPy
 (the predict path) and :func:`decode` is each head's decision, which the
-target encoder turns into labels; :func:`set_training_cache_size` bounds the compiled
+target encoder turns into labels; :func:`each`, :func:`n_rows` and
+:func:`rows` read an ``X`` that is one array or a tuple of them (a body with
+several inputs); :func:`set_training_cache_size` bounds the compiled
 programs a process keeps.
 
 Layout, from the bottom up (no module here imports anything outside the
@@ -32,6 +34,7 @@ engine but :mod:`skout._network`, :mod:`skout._framework`,
 from .arrays import numpy_ops
 from .cache import clear_cache, set_training_cache_size, training_cache_size
 from .driver import NON_FINITE, Continuation, EngineOptions, TrainOutcome, backend_name, train
+from .inputs import each, n_rows, rows
 from .network import forward
 from .objective import decode, log_output_values, start_from_prior, weighted_quantile
 
@@ -43,9 +46,12 @@ __all__ = [
     "backend_name",
     "clear_cache",
     "decode",
+    "each",
     "forward",
     "log_output_values",
+    "n_rows",
     "numpy_ops",
+    "rows",
     "set_training_cache_size",
     "start_from_prior",
     "train",

@@ -23,6 +23,11 @@ The vocabulary (every namespace has each name):
   ``concat(xs, axis)``, ``arange(n)`` (int32),
   ``as_float(x)`` (to the compute dtype), ``as_int(x)`` (int32), ``zeros_like``,
   ``stop_gradient``;
+- lookup tables (embeddings): ``take(table, index)`` (the rows ``index``
+  of a 2-D table, the index given as integer-valued numbers of any dtype)
+  and ``index_add(target, index, values)`` (``target`` with each row of
+  ``values`` added to the row ``index`` names, repeated indices summed: the
+  gradient of ``take``);
 - 32-bit integer hashing (for the dropout draw): ``xor``, ``band``,
   ``shr`` (logical right shift), ``imul`` (wrapping multiplication), ``i32``
   (a Python int as an int32 scalar);
@@ -119,6 +124,8 @@ def numpy_ops(dtype=np.float32):
         as_int=ints,
         zeros_like=np.zeros_like,
         stop_gradient=lambda x: x,
+        take=lambda table, index: table[ints(index)],
+        index_add=_numpy_index_add,
         xor=lambda a, b: np.bitwise_xor(ints(a), ints(b)),
         band=lambda a, b: np.bitwise_and(ints(a), ints(b)),
         shr=lambda a, k: np.right_shift(ints(a).view(np.uint32), k).astype(np.int32),
@@ -129,6 +136,12 @@ def numpy_ops(dtype=np.float32):
         ladd_scalar=lambda a, s: [x + s for x in a],
         **_list_ops((np.multiply, np.add, np.subtract, np.divide)),
     )
+
+
+def _numpy_index_add(target, index, values):
+    out = np.array(target, copy=True)
+    np.add.at(out, np.asarray(index).astype(np.int64), values)
+    return out
 
 
 def _numpy_sigmoid(z):
@@ -192,6 +205,10 @@ def tensorflow_ops(dtype="float32"):
         as_int=ints,
         zeros_like=tf.zeros_like,
         stop_gradient=tf.stop_gradient,
+        take=lambda table, index: tf.gather(table, ints(index)),
+        index_add=lambda target, index, values: tf.tensor_scatter_nd_add(
+            target, ints(index)[:, None], values
+        ),
         xor=lambda a, b: tf.bitwise.bitwise_xor(ints(a), ints(b)),
         band=lambda a, b: tf.bitwise.bitwise_and(ints(a), ints(b)),
         # TensorFlow shifts int32 arithmetically: mask the spread sign bits off.
@@ -264,6 +281,8 @@ def jax_ops(dtype="float32"):
         as_int=ints,
         zeros_like=jnp.zeros_like,
         stop_gradient=jax.lax.stop_gradient,
+        take=lambda table, index: jnp.take(table, ints(index), axis=0),
+        index_add=lambda target, index, values: target.at[ints(index)].add(values),
         xor=lambda a, b: jnp.bitwise_xor(ints(a), ints(b)),
         band=lambda a, b: jnp.bitwise_and(ints(a), ints(b)),
         shr=lambda a, k: jax.lax.shift_right_logical(ints(a), jnp.int32(k)),
@@ -381,6 +400,12 @@ def torch_ops(dtype="float32"):
         as_int=ints,
         zeros_like=torch.zeros_like,
         stop_gradient=lambda x: x.detach(),
+        # PyTorch indexes with int64 (its index_select takes int32 too, its
+        # index_add does not).
+        take=lambda table, index: torch.index_select(table, 0, torch.as_tensor(index).long()),
+        index_add=lambda target, index, values: target.index_add(
+            0, torch.as_tensor(index).long(), values
+        ),
         xor=lambda a, b: torch.bitwise_xor(ints(a), ints(b)),
         band=lambda a, b: torch.bitwise_and(ints(a), ints(b)),
         shr=shr,

@@ -82,6 +82,7 @@ class DenseFamily:
     activation: str
     outputs: tuple
     dropout: bool
+    n_tables: int = 0  # embedding tables (their sizes do not matter either)
 
 
 def program_network(spec):
@@ -95,8 +96,9 @@ def program_network(spec):
 
     if isinstance(spec, NetworkSpec):
         return DenseFamily(
-            len(spec.hidden_layer_sizes), spec.activation, spec.outputs, spec.dropout > 0
-        )
+            len(spec.hidden_layer_sizes), spec.activation, spec.outputs, spec.dropout > 0,
+            len(spec.embeddings),
+        )  # fmt: skip
     return spec
 
 

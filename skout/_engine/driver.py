@@ -20,6 +20,7 @@ from .. import _devices
 from .._compat import warn_at_caller
 from . import objective, rule
 from .contract import Carry, OptimizerSpec, Schedule, TrainerKey
+from .inputs import n_rows
 from .observers import observers_for
 
 __all__ = ["Continuation", "EngineOptions", "NON_FINITE", "TrainOutcome", "train"]
@@ -167,7 +168,8 @@ def train(options, spec, weights, data, validation, rng, *, incremental=False,
     weights : list of ndarray
         Initial weights in skout's order.
     data : tuple (X, Y, W) of arrays in ``options.dtype``
-        Training inputs, encoded targets and sample weights.
+        Training inputs, encoded targets and sample weights; ``X`` is a
+        tuple of arrays for a body with several inputs (:mod:`.inputs`).
     validation : tuple (X, Y, W) or None
         Validation data, encoded alike.
     rng : numpy.random.RandomState
@@ -226,7 +228,8 @@ def _train_lbfgs(options, loop, key, weights, data):
             ConvergenceWarning,
         )
     state = rule.StoppingState(best_loss=float(min(curve, default=np.inf)))
-    return TrainOutcome(unflatten(result.x), curve, [], [], state, None, n_iter, len(data[0]))
+    n_samples = n_rows(data[0])
+    return TrainOutcome(unflatten(result.x), curve, [], [], state, None, n_iter, n_samples)
 
 
 class ChunkPlanner:
@@ -296,7 +299,7 @@ def _train_epochs(options, loop, key, weights, data, validation, rng, incrementa
     patience = np.iinfo(np.int32).max
     if not incremental and np.isfinite(options.n_iter_no_change):
         patience = int(options.n_iter_no_change)
-    n_samples = len(data[0])
+    n_samples = n_rows(data[0])
     batch_size = _batch_size(options, n_samples)
     base = Schedule(
         learning_rate=float(options.learning_rate_init),
@@ -320,7 +323,7 @@ def _train_epochs(options, loop, key, weights, data, validation, rng, incrementa
     planner = ChunkPlanner(
         n_samples, sum(w.size for w in weights), batch_size,
         loop.max_epochs_per_call(n_samples, batch_size),
-        0 if validation is None else len(validation[0]),
+        0 if validation is None else n_rows(validation[0]),
         estimate=key.network.predicts_in_numpy,
     )  # fmt: skip
     curve, scores, val_losses, best = [], [], [], None

@@ -25,6 +25,7 @@ from . import objective, optimizers, rule
 from .arrays import jax_ops
 from .cache import ProgramCache
 from .contract import MAX_ORDER_ENTRIES, Carry, ChunkResult
+from .inputs import each, n_rows
 from .nets import DenseNet, batch_objective, net_for
 
 __all__ = ["bucket", "loss_and_gradient", "max_epochs_per_call", "run_chunk"]
@@ -111,7 +112,7 @@ class _Program:
 
         def run_epochs(trainable, frozen, slots, count, lr, best, data, validation, orders, s):
             X, Y, W = data
-            batch = orders.shape[1] - X.shape[0]  # the static (padded) batch size
+            batch = orders.shape[1] - W.shape[0]  # the static (padded) batch size
             positions = jnp.arange(batch)
             n, batch_size = s["n"], s["batch_size"]
             n_batches = (n + batch_size - 1) // batch_size
@@ -129,7 +130,8 @@ class _Program:
                     wb = jnp.where(inside, W[idx], 0.0)
                     noise = {"rate": s["dropout"], "seed": s["seed"], "epoch": first,
                              "batch": b}  # fmt: skip
-                    return step(c, X[idx], Y[idx], wb, s["alpha"], lr, noise)
+                    xb = each(lambda x: x[idx], X)
+                    return step(c, xb, Y[idx], wb, s["alpha"], lr, noise)
 
                 trainable, frozen, slots, count, acc = jax.lax.fori_loop(
                     0, n_batches, one_batch,
@@ -194,17 +196,20 @@ class _Program:
         )
         best = (trainable, frozen) if key.early_stopping else ()
         X, Y, W = data
-        n = len(X)
+        n = n_rows(X)
         batch_size = int(min(schedule.batch_size, n))
         # A dense network's batch is padded (padded rows weigh 0); a body's is
         # not, since its layers (batch normalisation) would see the padding.
         batch = bucket(batch_size) if isinstance(net, DenseNet) else batch_size
         rows = bucket(n)
-        device_data = tuple(jnp.asarray(pad_rows(a, rows)) for a in (X, Y, W))
+
+        def on_device(arrays, rows):  # padded, every input of X alike
+            return tuple(each(lambda a: jnp.asarray(pad_rows(a, rows)), a) for a in arrays)
+
+        device_data = on_device((X, Y, W), rows)
         device_val = ()
         if validation is not None and key.has_validation:
-            val_rows = bucket(len(validation[0]))
-            device_val = tuple(jnp.asarray(pad_rows(a, val_rows)) for a in validation)
+            device_val = on_device(validation, bucket(n_rows(validation[0])))
         per_call = max_epochs_per_call(rows, batch)
         scalar = dtype.type
         s = {
@@ -279,7 +284,7 @@ class _Program:
             self._value_and_grad = jax.jit(value_and_grad)
         trainable, frozen = net.split(weights, 0, 0)
         X, Y, W = data
-        value, grads = self._value_and_grad(trainable, frozen, X, Y, W, X.dtype.type(alpha))
+        value, grads = self._value_and_grad(trainable, frozen, X, Y, W, W.dtype.type(alpha))
         return float(value), net.join(_numpy(grads), [np.zeros_like(v) for v in frozen])
 
 

@@ -31,17 +31,23 @@ __all__ = ["DenseNet", "KerasNet", "batch_objective", "net_for"]
 
 
 class DenseNet:
-    """The built-in dense network (all of its weights are trainable kernels/biases)."""
+    """The built-in dense network (all of its weights are trainable: kernels,
+    biases and embedding tables)."""
 
     def __init__(self, network):
-        self.depth = (
-            network.depth if isinstance(network, DenseFamily) else len(network.hidden_layer_sizes)
-        )
+        family = isinstance(network, DenseFamily)
+        self.depth = network.depth if family else len(network.hidden_layer_sizes)
         self.activation = network.activation
         self.outputs = tuple(network.outputs)
-        self.dropout = network.dropout if isinstance(network, DenseFamily) else network.dropout > 0
-        self.n_weights = 2 * (self.depth + len(self.outputs))
-        self.kernel_indices = list(range(0, self.n_weights, 2))
+        self.dropout = network.dropout if family else network.dropout > 0
+        self.n_tables = network.n_tables if family else len(network.embeddings)
+        n_layer_weights = 2 * (self.depth + len(self.outputs))
+        self.n_weights = n_layer_weights + self.n_tables
+        # The L2 term covers the kernels and the embedding tables (see .network).
+        self.kernel_indices = [
+            *range(0, n_layer_weights, 2),
+            *range(n_layer_weights, self.n_weights),
+        ]
 
     def scope(self):
         return nullcontext()
@@ -59,7 +65,9 @@ class DenseNet:
         the dropout draw, or None for no dropout.
         """
         dropout = noise if self.dropout and noise is not None else None
-        return dense_logits(xp, self.depth, self.activation, trainable, x, dropout), frozen, 0.0
+        logits = dense_logits(xp, self.depth, self.activation, trainable, x, dropout,
+                              self.n_tables)  # fmt: skip
+        return logits, frozen, 0.0
 
 
 class KerasNet:
@@ -105,7 +113,9 @@ class KerasNet:
             ]
         kernels = {id(v) for v in spec.kernel_variables(self.model)}
         self.kernel_indices = [i for i, v in enumerate(trainable) if id(v) in kernels]
-        self.input_shape = spec.input_shape
+        # One sample's shape per input; several inputs come as a tuple of arrays.
+        self.input_shapes = spec.input_shapes
+        self.several_inputs = bool(spec.input_names)
 
     def scope(self):
         """The scope every use of a deferred model's variables runs in."""
@@ -154,6 +164,8 @@ class KerasNet:
     def logits(self, xp, trainable, frozen, x, noise=None):
         """(logits per head, new frozen state, the sum of the body's own losses)."""
         training = noise is not None
+        if isinstance(x, (list, tuple)):
+            x = list(x)  # Keras takes several inputs as a list, in the model's order
         out, frozen, losses = self.model.stateless_call(
             list(trainable), list(frozen), x, training=training, return_losses=True
         )

@@ -5,7 +5,18 @@
 ``xp`` (:mod:`.arrays`): every backend loop trains it and the NumPy predict
 path (:func:`forward`) runs it, in float64. Weights are skout's list
 ``[kernel, bias, ...]``: the hidden layers, then one (kernel, bias) pair per
-output head.
+output head, then one embedding table per categorical column.
+
+Categorical columns reach the network as the last ``n_tables`` columns of
+``x``, each holding integer codes (as numbers of the compute dtype): code
+``c`` of column ``t`` reads row ``c`` of table ``t``, and the rows read are
+put beside the numeric columns, in table order, before the first layer. The
+tables come after the heads in the weight list so that ``weights[2 * i]``
+stays the kernel of layer ``i`` whether or not there are tables. Each
+table is penalised by the L2 term as a kernel is: an embedding is a kernel
+read one row at a time (one-hot codes times the table), and high-cardinality
+columns, whose rare categories are seen a few times only, need the
+shrinkage most.
 
 Dropout masks come from :func:`keep_mask`, a counter-based hash of (seed,
 epoch, batch, layer, row, unit) computed in 32-bit integer arithmetic that
@@ -82,7 +93,7 @@ def keep_mask(xp, rows, width, *, seed, epoch, batch, layer, rate):
     return xp.logical_not(uniform < rate)
 
 
-def dense_logits(xp, depth, activation, params, x, dropout=None):
+def dense_logits(xp, depth, activation, params, x, dropout=None, n_tables=0):
     """The logits of each output head: a list of (n, units) arrays.
 
     Parameters
@@ -96,17 +107,32 @@ def dense_logits(xp, depth, activation, params, x, dropout=None):
     params : list of arrays
         Skout's weight list.
     x : array of shape (n, n_features)
+        The numeric columns, then the ``n_tables`` columns of codes.
     dropout : dict or None
         While training with dropout: ``rate``, ``seed``, ``epoch``,
         ``batch`` (as :func:`keep_mask` takes them); None for none.
+    n_tables : int
+        Number of embedding tables (the last weights of ``params``).
     """
-    return _forward(xp, depth, activation, params, x, dropout)[0]
+    return _forward(xp, depth, activation, params, x, dropout, n_tables)[0]
 
 
-def _forward(xp, depth, activation, params, x, dropout):
-    """(logits, the input of each layer, each hidden layer's activation and mask)."""
+def _embedded(xp, params, x, n_tables):
+    """(the first layer's input: numeric columns and the rows read, the codes)."""
+    if not n_tables:
+        return x, []
+    tables = params[len(params) - n_tables :]
+    codes = [x[:, t - n_tables] for t in range(n_tables)]  # the last columns, in order
+    rows = [xp.take(table, c) for table, c in zip(tables, codes)]
+    return xp.concat([x[:, :-n_tables], *rows], axis=1), codes
+
+
+def _forward(xp, depth, activation, params, x, dropout, n_tables=0):
+    """(logits, the input of each layer, each hidden layer's activation and
+    mask, each table's codes)."""
     act = _HIDDEN[activation]
-    h, inputs, hidden = x, [], []
+    h, codes = _embedded(xp, params, x, n_tables)
+    inputs, hidden = [], []
     for i in range(depth):
         inputs.append(h)
         a = act(xp, xp.affine(h, params[2 * i], params[2 * i + 1]))
@@ -121,16 +147,16 @@ def _forward(xp, depth, activation, params, x, dropout):
             h = a
         hidden.append((a, mask))
     inputs.append(h)
-    n_outputs = (len(params) - 2 * depth) // 2
+    n_outputs = (len(params) - n_tables - 2 * depth) // 2
     logits = [
         xp.affine(h, params[2 * (depth + j)], params[2 * (depth + j) + 1])
         for j in range(n_outputs)
     ]
-    return logits, inputs, hidden
+    return logits, inputs, hidden, codes
 
 
 def dense_objective_and_gradients(xp, depth, activation, outputs, params, x, y, w, alpha,
-                                  dropout=None):  # fmt: skip
+                                  dropout=None, n_tables=0):  # fmt: skip
     """The batch objective of the dense network and its gradients, by hand.
 
     Backpropagation written out (as scikit-learn's MLP does it), from the
@@ -146,8 +172,9 @@ def dense_objective_and_gradients(xp, depth, activation, outputs, params, x, y, 
     objective, weight_sum : scalars
     gradients : list of arrays, in skout's weight order
     """
-    logits, inputs, hidden = _forward(xp, depth, activation, params, x, dropout)
-    kernels = list(range(0, len(params), 2))
+    logits, inputs, hidden, codes = _forward(xp, depth, activation, params, x, dropout, n_tables)
+    n_layers = len(params) - n_tables
+    kernels = [*range(0, n_layers, 2), *range(n_layers, len(params))]
     losses, d_losses = objective.losses_and_logit_gradients(xp, outputs, y, logits)
     squared = objective.penalty(xp, params, kernels)
     value, weight_sum = objective.batch_objective(xp, losses, w, squared, alpha)
@@ -173,8 +200,18 @@ def dense_objective_and_gradients(xp, depth, activation, outputs, params, x, y, 
         d_z = backward(xp, a, d_h)
         grads[2 * i] = xp.affine(xp.t(inputs[i]), d_z, decay * params[2 * i])
         grads[2 * i + 1] = xp.sum(d_z, axis=0)
-        if i:
+        if i or n_tables:
             d_h = xp.matmul(d_z, xp.t(params[2 * i]))
+    # d_h is now d objective / d (the first layer's input): the rows read sit
+    # in its last columns, table after table; each row's gradient goes back
+    # to the row of the table it was read from.
+    end = xp.dim(d_h, 1) if n_tables else 0
+    for t in reversed(range(n_tables)):
+        k = n_layers + t
+        start = end - xp.dim(params[k], 1)
+        read = xp.index_add(xp.zeros_like(params[k]), codes[t], d_h[:, start:end])
+        grads[k] = read + decay * params[k]
+        end = start
     return value, weight_sum, grads
 
 
@@ -189,7 +226,7 @@ def forward(spec, weights, X, logits=False):
     xp = numpy_ops(np.float64)
     values = dense_logits(
         xp, len(spec.hidden_layer_sizes), spec.activation, weights,
-        np.asarray(X, dtype=np.float64),
+        np.asarray(X, dtype=np.float64), n_tables=len(spec.embeddings),
     )  # fmt: skip
     if logits:
         return values

@@ -444,12 +444,15 @@ def start_from_prior(weights, outputs, Y, W, start=None, zero_kernels=False):
     prior's entropy, or the best constant's loss), but the output layer must
     grow from nothing, which costs small data sets their first few dozen
     Adam steps. The heads' (kernel, bias) pairs are the ``2 * len(outputs)``
-    weights from position ``start`` in skout's order (by default the last
-    ones: a body's heads).
+    weights from position ``start`` in skout's order (a spec's ``heads_at``).
+    By default they end at the last 1-D weight, the last head's bias: for a
+    body they are the last weights; a dense network's embedding tables,
+    which follow its heads, are all 2-D.
     """
     weights = list(weights)
     if start is None:
-        start = len(weights) - 2 * len(outputs)
+        last_bias = max(i for i, w in enumerate(weights) if np.ndim(w) == 1)
+        start = last_bias + 1 - 2 * len(outputs)
     for j, (out, target) in enumerate(zip(outputs, _blocks(outputs, Y))):
         kernel, bias = weights[start + 2 * j], weights[start + 2 * j + 1]
         if zero_kernels:

@@ -30,10 +30,10 @@ from . import objective, optimizers, rule
 from .arrays import tensorflow_ops
 from .cache import ProgramCache
 from .contract import MAX_ORDER_ENTRIES, Carry, ChunkResult, program_network
+from .inputs import each, n_rows
 from .nets import batch_objective, net_for
 
 __all__ = ["loss_and_gradient", "max_epochs_per_call", "run_chunk", "tracing_count"]
-
 
 
 @contextmanager
@@ -83,8 +83,11 @@ class _Program:
         net, f = self.net, self.float
         if hasattr(net, "trainable_shapes"):
             return [tf.TensorSpec(s, f) for s in net.trainable_shapes]
+        # Kernels and biases alternate; the embedding tables (2-D) come last.
+        n_layers = net.n_weights - net.n_tables
         return [
-            tf.TensorSpec([None, None] if i % 2 == 0 else [None], f) for i in range(net.n_weights)
+            tf.TensorSpec([None, None] if i % 2 == 0 or i >= n_layers else [None], f)
+            for i in range(net.n_weights)
         ]
 
     def _frozen_specs(self, tf):
@@ -96,8 +99,12 @@ class _Program:
         ]
 
     def _input_spec(self, tf):
-        shape = getattr(self.net, "input_shape", None)
-        return tf.TensorSpec([None, *shape] if shape else [None, None], self.float)
+        """X's signature: one array, or a tuple of them for a body with several inputs."""
+        shapes = getattr(self.net, "input_shapes", None)
+        if shapes is None:  # a dense network: any width
+            return tf.TensorSpec([None, None], self.float)
+        specs = tuple(tf.TensorSpec([None, *shape], self.float) for shape in shapes)
+        return specs if self.net.several_inputs else specs[0]
 
     def _signature(self, tf):
         f, i32 = self.float, tf.int32
@@ -131,7 +138,7 @@ class _Program:
         import tensorflow as tf
 
         key, net, xp, f = self.key, self.net, self.xp, self.float
-        n = tf.shape(X)[0]
+        n = tf.shape(X[0] if isinstance(X, tuple) else X)[0]
         n_epochs = tf.shape(orders)[0]
         n_batches = (n + batch_size - 1) // batch_size
         w_total = tf.maximum(tf.reduce_sum(W), objective.EPS)
@@ -146,10 +153,10 @@ class _Program:
                 with tf.GradientTape() as tape:
                     tape.watch(p)
                     value, weight_sum, fr = self._objective(
-                        p, fr, tf.gather(X, idx), tf.gather(Y, idx), tf.gather(W, idx), alpha,
-                        noise,
+                        p, fr, each(lambda x: tf.gather(x, idx), X), tf.gather(Y, idx),
+                        tf.gather(W, idx), alpha, noise,
                     )  # fmt: skip
-                grads = tape.gradient(value, p)
+                grads = _dense_gradients(tf, tape.gradient(value, p), p)
                 p, sl = optimizers.step(xp, key.optimizer, p, grads, sl, step, lr)
                 return b + 1, acc + value * weight_sum, p, fr, sl, step + 1
 
@@ -218,7 +225,7 @@ class _Program:
                 with tf.GradientTape() as tape:
                     tape.watch(params)
                     value, _, _ = self._objective(params, list(frozen), X, Y, W, alpha, None)
-                return value, tape.gradient(value, params)
+                return value, _dense_gradients(tf, tape.gradient(value, params), params)
 
             self._loss_and_grads = tf.function(
                 _OwnKey(loss_and_grads),
@@ -231,7 +238,7 @@ class _Program:
             )  # fmt: skip
         params, frozen = net.split(weights, 0, 0)
         X, Y, W = data
-        value, grads = self._loss_and_grads(params, frozen, X, Y, W, np.asarray(alpha, X.dtype))
+        value, grads = self._loss_and_grads(params, frozen, X, Y, W, np.asarray(alpha, W.dtype))
         grads = [g.numpy() for g in grads]
         return float(value), net.join(grads, [np.zeros_like(v) for v in frozen])
 
@@ -250,9 +257,11 @@ class _Program:
         else:
             slots = [np.asarray(s, dtype) for s in carry.slots]
         X, Y, W = data
-        Xv, Yv, Wv = validation if validation is not None else (X[:0], Y[:0], W[:0])
+        if validation is None:
+            validation = (each(lambda x: x[:0], X), Y[:0], W[:0])
+        Xv, Yv, Wv = validation
         orders = rule.epoch_orders(schedule.seed, schedule.first_epoch, schedule.max_epochs,
-                                   len(X), schedule.shuffle)  # fmt: skip
+                                   n_rows(X), schedule.shuffle)  # fmt: skip
         state = carry.stopping
         scalar = dtype.type
         out = self._run(
@@ -293,6 +302,22 @@ class _Program:
             stopped=bool(stop),
             diverged=bool(diverged),
         )
+
+
+def _dense_gradients(tf, grads, params):
+    """Gradients as dense tensors.
+
+    An embedding table's gradient (through ``tf.gather``) comes as
+    ``IndexedSlices``; summed into a tensor of the table's shape here, the
+    optimizer's arithmetic stays dense, without TensorFlow's warning about
+    converting slices of unknown shape.
+    """
+    return [
+        tf.math.unsorted_segment_sum(g.values, g.indices, tf.shape(p)[0])
+        if isinstance(g, tf.IndexedSlices)
+        else g
+        for g, p in zip(grads, params)
+    ]
 
 
 # -- the cache of programs, and the loop's interface ---------------------------------

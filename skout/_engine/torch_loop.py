@@ -31,6 +31,7 @@ from . import objective, optimizers, rule
 from .arrays import numpy_ops, torch_ops
 from .cache import ProgramCache
 from .contract import Carry, ChunkResult
+from .inputs import each, n_rows, rows
 from .nets import DenseNet, batch_objective, net_for
 from .network import dense_objective_and_gradients
 
@@ -84,7 +85,7 @@ class _Program:
         if self.by_hand:
             value, weight_sum, grads = dense_objective_and_gradients(
                 xp, net.depth, net.activation, net.outputs, trainable, X, Y, W, alpha,
-                noise if net.dropout else None,
+                noise if net.dropout else None, net.n_tables,
             )  # fmt: skip
             return value, weight_sum, grads, frozen
         trainable = [p.detach().requires_grad_() for p in trainable]
@@ -120,11 +121,15 @@ class _Program:
             if carry.slots is None
             else [tensor(s) for s in carry.slots]
         )
-        X, Y, W = (torch.from_numpy(np.ascontiguousarray(a)) for a in data)
+
+        def tensors(arrays):  # every input of X alike
+            return (each(lambda a: torch.from_numpy(np.ascontiguousarray(a)), a) for a in arrays)
+
+        X, Y, W = tensors(data)
         has_val = key.has_validation and validation is not None
         if has_val:
-            Xv, Yv, Wv = (torch.from_numpy(np.ascontiguousarray(a)) for a in validation)
-        n = len(data[0])
+            Xv, Yv, Wv = tensors(validation)
+        n = n_rows(data[0])
         batch_size = int(min(schedule.batch_size, n))
         w_total = max(float(np.sum(data[2], dtype=dtype)), objective.EPS)
         alpha, rate = float(schedule.alpha), float(schedule.dropout)
@@ -140,7 +145,7 @@ class _Program:
             if schedule.shuffle:
                 order = torch.from_numpy(rule.epoch_orders(schedule.seed, epoch, 1, n)[0]).long()
                 # One gather per epoch; each batch is then a slice (a view).
-                Xe, Ye, We = X[order], Y[order], W[order]
+                Xe, Ye, We = rows(X, order), Y[order], W[order]
             else:  # rule.epoch_orders would be 0, 1, ..., n - 1
                 Xe, Ye, We = X, Y, W
             total = 0.0
@@ -150,8 +155,8 @@ class _Program:
                 # (No autograd context: the by-hand path records no graph, and
                 # autograd's gradients and the weights do not require grad.)
                 value, weight_sum, grads, frozen = self._gradients(
-                    trainable, frozen, Xe[start:stop_at], Ye[start:stop_at], We[start:stop_at],
-                    alpha, noise,
+                    trainable, frozen, rows(Xe, slice(start, stop_at)), Ye[start:stop_at],
+                    We[start:stop_at], alpha, noise,
                 )  # fmt: skip
                 trainable, slots = optimizers.step(
                     xp, key.optimizer, trainable, grads, slots, count, float(lr)
@@ -209,7 +214,7 @@ class _Program:
         net = self.net
         with self._lock, net.scope():
             trainable, frozen = net.split(weights, 0, 0)
-            X, Y, W = (torch.from_numpy(np.ascontiguousarray(a)) for a in data)
+            X, Y, W = (each(lambda a: torch.from_numpy(np.ascontiguousarray(a)), a) for a in data)
             value, _, grads, _ = self._gradients(
                 [torch.from_numpy(np.array(t)) for t in trainable],
                 [torch.from_numpy(np.array(v)) for v in frozen], X, Y, W, float(alpha), None,

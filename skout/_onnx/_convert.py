@@ -14,6 +14,16 @@ The outputs follow skl2onnx's conventions for classifiers and regressors:
 
 Double inputs compute in double, as skl2onnx's MLP converters do; other
 inputs in float. A Keras body computes in float32 whatever the input.
+
+A model fitted on a table with categorical columns takes either one input
+per column, as skl2onnx makes them from a DataFrame (``to_onnx(model,
+frame[:1])``: a ``category`` or text column is a string input), or one 2-D
+numeric input whose categorical columns hold their categories as numbers.
+Each categorical column's values become its codes in the graph (a
+``LabelEncoder`` from the categories; a value not among them is "unseen", a
+NaN in a numeric column "missing", and so is the empty string in a text
+column, which holds no NaN), and the dense network reads its rows of each
+embedding table with a ``Gather``.
 """
 
 from __future__ import annotations
@@ -70,6 +80,15 @@ _TENSOR_TYPES = {
 
 
 # -- types ------------------------------------------------------------------------
+def _main_type(inputs):
+    """The input type that decides float or double: the first numeric one
+    (a categorical column given as text decides nothing)."""
+    for variable in inputs:
+        if isinstance(variable.type, (FloatTensorType, DoubleTensorType)):
+            return variable.type
+    return inputs[0].type
+
+
 def _output_dtype(input_type):
     """The probabilities' and regression values' dtype: double for double input."""
     return np.float64 if isinstance(input_type, DoubleTensorType) else np.float32
@@ -165,7 +184,7 @@ def parse_classifier(scope, model, inputs, custom_parsers=None):
     target = target_of(view, options["nocl"])
     operator = scope.declare_local_operator(CLASSIFIER_ALIAS, model)
     operator.inputs = inputs
-    proba = _float_type(inputs[0].type)
+    proba = _float_type(_main_type(inputs))
     zipmap = options["zipmap"]
     if view.head.target_type == "multiclass-multioutput":
         zipmap = False  # one table per column: as MultiOutputClassifier, no ZipMap
@@ -192,7 +211,7 @@ def classifier_shapes(operator):
     view = fitted_view(model)
     target = target_of(view, _options(operator.scope_inst, model)["nocl"])
     n = operator.inputs[0].get_first_dimension()
-    proba = _float_type(operator.inputs[0].type)
+    proba = _float_type(_main_type(operator.inputs))
     operator.outputs[0].set_type(_label_type(view, target, n))
     if len(operator.outputs) > 2:  # zipmap="columns"
         for output in operator.outputs[1:]:
@@ -205,7 +224,7 @@ def regressor_shapes(operator):
     view = fitted_view(operator.raw_operator)
     n = operator.inputs[0].get_first_dimension()
     units = view.head.outputs[0].units
-    operator.outputs[0].set_type(_float_type(operator.inputs[0].type)([n, units]))
+    operator.outputs[0].set_type(_float_type(_main_type(operator.inputs))([n, units]))
 
 
 # -- converters -------------------------------------------------------------------
@@ -220,15 +239,20 @@ def _check_opset(container):
 def _network(g, view, operator, logits=False):
     """The heads' outputs (after their output functions, unless ``logits``)."""
     _check_opset(g.container)
-    x = operator.inputs[0].full_name
-    if not isinstance(operator.inputs[0].type, _TENSOR_TYPES[g.dtype]):
-        x = g.cast(x, g.proto)
+    if view.columns is not None:
+        numeric, codes = _columns(g, view.columns, operator.inputs)
+        if view.body is None:  # the numeric columns, then each table's rows
+            h = _embedded(g, view.columns, numeric, codes)
+        else:  # a body reads every column in its place, codes as numbers
+            h = splice_body(g, view.body, _in_place(g, view.columns, numeric, codes))
+    else:
+        x = operator.inputs[0].full_name
+        if not isinstance(operator.inputs[0].type, _TENSOR_TYPES[g.dtype]):
+            x = g.cast(x, g.proto)
+        h = x if view.body is None else splice_body(g, view.body, x)
     if view.body is None:
-        h = x
         for layer in view.hidden:
             h = _graph.apply_activation(g, g.dense(h, layer), layer.activation)
-    else:
-        h = splice_body(g, view.body, x)
     if logits:
         return [g.dense(h, out) for out in view.outputs]
     return [_graph.apply_activation(g, g.dense(h, out), out.activation) for out in view.outputs]
@@ -252,6 +276,105 @@ def _raw_scores(g, view, logits):
     return g.node("Concat", [g.node("Neg", [d], "negated"), d], "scores", axis=1)
 
 
+# -- categorical columns ------------------------------------------------------------
+def _columns(g, columns, inputs):
+    """``({column: (n, 1) numbers}, {column: (n, 1) int64 codes})`` from the
+    graph's inputs: one per column, or one 2-D tensor of every column."""
+    if len(inputs) == columns.n_columns:
+        parts = {j: (inputs[j].full_name, inputs[j].type) for j in range(columns.n_columns)}
+    elif len(inputs) == 1:
+        x, kind = inputs[0].full_name, inputs[0].type
+        width = kind.shape[1] if len(kind.shape) == 2 else None
+        if width not in (None, columns.n_columns) or isinstance(kind, StringTensorType):
+            raise ValueError(_INPUTS_HELP.format(n=columns.n_columns, got=f"one {kind}"))
+        parts = {
+            j: (
+                g.node(
+                    "Gather",
+                    [x, g.constant(np.asarray([j], np.int64), "column")],
+                    "column",
+                    axis=1,
+                ),
+                kind,
+            )  # fmt: skip
+            for j in range(columns.n_columns)
+        }
+    else:
+        raise ValueError(_INPUTS_HELP.format(n=columns.n_columns, got=f"{len(inputs)} inputs"))
+    numeric, codes = {}, {}
+    for j, (name, kind) in parts.items():
+        if j in columns.categories:
+            codes[j] = _codes(g, name, kind, columns.categories[j])
+        elif isinstance(kind, StringTensorType):
+            raise ValueError(
+                f"Column {j} is numeric in the model, but its ONNX input is text; give it "
+                "a float, double or int64 input."
+            )
+        else:
+            same = isinstance(kind, _TENSOR_TYPES[g.dtype])
+            numeric[j] = name if same else g.cast(name, g.proto)
+    return numeric, codes
+
+
+_INPUTS_HELP = (
+    "This model reads {n} columns, some categorical: convert it with one input per "
+    "column (skl2onnx makes them from a DataFrame: to_onnx(model, X[:1])) or with one "
+    "numeric 2-D input of {n} columns; got {got}."
+)
+
+
+def _codes(g, x, kind, categories):
+    """A categorical column's codes, (n, 1) int64: a ``LabelEncoder`` from its
+    categories, "unseen" for any other value, "missing" for a NaN number."""
+    n = len(categories)
+    unseen, missing = n, n + 1  # skout._categorical's rows after the categories
+    values = {"values_int64s": list(range(n)), "default_int64": unseen}
+    if isinstance(kind, StringTensorType):
+        keys = {"keys_strings": [str(c) for c in categories]}
+        if "" not in keys["keys_strings"]:  # a string tensor has no NaN: "" is missing
+            keys["keys_strings"].append("")
+            values["values_int64s"].append(missing)
+    elif isinstance(kind, Int64TensorType) and categories.dtype.kind in "biu":
+        keys = {"keys_int64s": [int(c) for c in categories]}
+    elif categories.dtype.kind in "biuf":
+        # float keys: an int64 or double input is compared as float.
+        keys = {"keys_floats": [float(c) for c in categories]}
+        if not isinstance(kind, FloatTensorType):
+            x = g.cast(x, _graph.proto_of(np.float32))
+    else:
+        raise ValueError(
+            f"A categorical column with text categories ({categories[:3].tolist()}...) needs a "
+            f"string input in the ONNX graph, not {kind}: give it a StringTensorType in "
+            "initial_types (skl2onnx guesses a column's type from the rows it is given, "
+            "and a missing value there reads as a number)."
+        )
+    # Version 2 of the ML domain's LabelEncoder reads string, int64 and float keys
+    # (skl2onnx would pick the latest, which it cannot write yet).
+    codes = g.node("LabelEncoder", [x], "codes", domain=_graph.ML_DOMAIN, op_version=2, **keys,
+                   **values)  # fmt: skip
+    if "keys_floats" in keys:
+        nan = g.node("IsNaN", [x], "missing")
+        codes = g.node("Where", [nan, g.constant(np.asarray(missing, np.int64), "missing",
+                                                  dtype=np.int64), codes], "codes")  # fmt: skip
+    return codes
+
+
+def _embedded(g, columns, numeric, codes):
+    """The dense network's first input: numeric columns, then each table's rows."""
+    parts = [numeric[j] for j in columns.order if j in numeric]
+    read = [j for j in columns.order if j in codes]
+    for j, table in zip(read, columns.tables, strict=True):
+        index = g.reshape(codes[j], [-1])  # (n,): Gather then gives (n, width)
+        parts.append(g.node("Gather", [g.constant(table, "embedding"), index], "embedded", axis=0))
+    return parts[0] if len(parts) == 1 else g.node("Concat", parts, "embedded_input", axis=1)
+
+
+def _in_place(g, columns, numeric, codes):
+    """Every column in the order the network reads them, codes as numbers."""
+    parts = [numeric[j] if j in numeric else g.cast(codes[j], g.proto) for j in columns.order]
+    return parts[0] if len(parts) == 1 else g.node("Concat", parts, "columns", axis=1)
+
+
 def _in_output_dtype(g, name, dtype):
     return name if np.dtype(dtype) == g.dtype else g.cast(name, _graph.proto_of(dtype))
 
@@ -260,7 +383,8 @@ def convert_classifier(scope, operator, container):
     model = operator.raw_operator
     view = fitted_view(model)
     target = target_of(view, _options(scope, model)["nocl"])
-    g = _graph.GraphWriter(scope, container, _compute_dtype(view, operator.inputs[0].type))
+    main = _main_type(operator.inputs)
+    g = _graph.GraphWriter(scope, container, _compute_dtype(view, main))
     options = _options(scope, model)
     if options["raw_scores"] and view.head.target_type == "multiclass-multioutput":
         raise NotImplementedError(
@@ -271,7 +395,7 @@ def convert_classifier(scope, operator, container):
         _graph.apply_activation(g, z, out.activation) for z, out in zip(logits, view.outputs)
     ]
     decoded = _graph.decode(g, view.head, outputs, target)
-    dtype = _output_dtype(operator.inputs[0].type)
+    dtype = _output_dtype(main)
     raw = [_raw_scores(g, view, logits)] if options["raw_scores"] else decoded.probabilities
     probabilities = [_in_output_dtype(g, p, dtype) for p in raw]
     labels, *rest = operator.outputs
@@ -302,7 +426,8 @@ def _zipmap(g, probabilities, dtype, target, output):
 
 def convert_regressor(scope, operator, container):
     view = fitted_view(operator.raw_operator)
-    g = _graph.GraphWriter(scope, container, _compute_dtype(view, operator.inputs[0].type))
+    main = _main_type(operator.inputs)
+    g = _graph.GraphWriter(scope, container, _compute_dtype(view, main))
     decoded = _graph.decode(g, view.head, _network(g, view, operator), target_of(view))
-    values = _in_output_dtype(g, decoded.prediction, _output_dtype(operator.inputs[0].type))
+    values = _in_output_dtype(g, decoded.prediction, _output_dtype(main))
     g.identity(values, operator.outputs[0].full_name)

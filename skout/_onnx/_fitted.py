@@ -8,7 +8,7 @@ the function to adapt.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -44,6 +44,9 @@ class FittedView:
         features the output layers read; None for the built-in dense body.
     input_shape : tuple of int
         Shape of one sample.
+    columns : Columns or None
+        How ``X``'s columns become the network's input when some are
+        categorical; None for a plain numeric table.
     """
 
     head: Head
@@ -52,6 +55,33 @@ class FittedView:
     outputs: tuple[DenseLayer, ...]
     body: Callable | None
     input_shape: tuple[int, ...]
+    columns: Columns | None = None
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The categorical side of ``X``: which columns, their categories, their tables.
+
+    Attributes
+    ----------
+    n_columns : int
+        Columns of ``X``.
+    order : tuple of int
+        ``X``'s columns in the order the network reads them (for the dense
+        network: numeric columns, then the categorical ones).
+    categories : dict
+        ``{column index: categories}``: code ``c`` of the column is
+        ``categories[c]``, ``len(categories)`` a category not seen in fit,
+        ``len(categories) + 1`` a missing value.
+    tables : tuple of ndarray
+        The dense network's embedding table of each categorical column, in
+        ``order``; empty for a custom body (it reads the codes).
+    """
+
+    n_columns: int
+    order: tuple[int, ...]
+    categories: dict = field(default_factory=dict)
+    tables: tuple = ()
 
 
 def fitted_view(estimator):
@@ -64,9 +94,14 @@ def fitted_view(estimator):
     """
     state = estimator._state()  # raises NotFittedError when unfitted
     spec, head = state.spec, state.head
+    columns = _columns(state)
     if spec.predicts_in_numpy:
-        # The dense body: weights in skout's order, hidden layers then heads.
+        # The dense body: weights in skout's order, hidden layers, heads, tables.
         weights = [np.asarray(w) for w in state.current_weights()]
+        if columns is not None:
+            tables = tuple(weights[spec.n_layer_weights :])
+            columns = Columns(columns.n_columns, columns.order, columns.categories, tables)
+            weights = weights[: spec.n_layer_weights]
         n_hidden = len(spec.hidden_layer_sizes)
         kernels, biases = weights[0::2], weights[1::2]
         layers = [DenseLayer(kernels[i], biases[i], spec.activation) for i in range(n_hidden)]
@@ -75,7 +110,7 @@ def fitted_view(estimator):
             for j, out in enumerate(head.outputs)
         ]
         return FittedView(head, state.encoder, tuple(layers), tuple(outputs), None,
-                          tuple(spec.input_shape))  # fmt: skip
+                          tuple(spec.input_shape), columns)  # fmt: skip
     model = state.build_keras_model()
     outputs = []
     for j, out in enumerate(head.outputs):
@@ -90,7 +125,24 @@ def fitted_view(estimator):
         features(np.zeros((1, *spec.input_shape), dtype=np.float32))
         return features
 
-    return FittedView(head, state.encoder, (), tuple(outputs), body, tuple(spec.input_shape))
+    return FittedView(
+        head, state.encoder, (), tuple(outputs), body, tuple(spec.input_shape), columns
+    )
+
+
+def _columns(state):
+    """The :class:`Columns` of a fit on a table with categorical columns."""
+    features = state.features
+    if features is None:
+        return None
+    if features.kind != "table":
+        raise NotImplementedError(
+            "skout.onnx cannot export a network with several named inputs yet (fitted on "
+            "skout.Inputs or with inputs=); a network that reads one table, categorical "
+            "columns included, exports."
+        )
+    categories = {c.index: np.asarray(c.categories) for c in features.categorical}
+    return Columns(features.n_columns, tuple(features.order), categories)
 
 
 def _keras():
