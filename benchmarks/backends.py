@@ -76,7 +76,10 @@ def worker(args):
                     "mlp": statistics.median(mlp),
                 }
             )
-    print(json.dumps({"backend": keras.backend.backend(), "dtype": args.dtype, "rows": rows}))
+    import skout
+
+    result = {"backend": keras.backend.backend(), "dtype": args.dtype, "rows": rows}
+    print(json.dumps({**result, "skout": str(Path(skout.__file__).parent.parent)}))
 
 
 def make_mlp_fit(bench, data, epochs):
@@ -132,6 +135,7 @@ def make_fit(bench, via, data, epochs, dtype="float32"):
 def run_backend(backend, args, tree=HERE.parent, dtype="float32"):
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     env["PYTHONPATH"] = os.pathsep.join([str(tree), env.get("PYTHONPATH", "")])
+    env["SKOUT_BENCH_TREE"] = str(tree)  # bench.py would otherwise put this checkout first
     if backend == "jax" and dtype == "float64":
         env["JAX_ENABLE_X64"] = "1"
     command = [sys.executable, __file__, "--worker", "--via", args.via,
@@ -191,7 +195,10 @@ def main(argv=None):
         for dtype in args.dtypes.split(","):
             # Trees alternate inside each (backend, dtype): load drifts hit both.
             for label, tree in (t.split("=", 1) for t in args.trees.split(",")):
-                result = run_backend(backend, args, Path(tree).resolve(), dtype)
+                tree = Path(tree).resolve()
+                result = run_backend(backend, args, tree, dtype)
+                if Path(result["skout"]) != tree:  # the comparison would be void
+                    raise RuntimeError(f"asked for {tree}, timed {result['skout']}")
                 results.append({**result, "tree": label})
     text = table(results, args)
     print(text)

@@ -74,8 +74,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
-# Measure the skout of the checkout this script sits in, not an installed one.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Measure the skout of the checkout this script sits in, not an installed one,
+# unless a comparison names another checkout (backends.py --trees).
+sys.path.insert(0, os.environ.get("SKOUT_BENCH_TREE") or str(Path(__file__).resolve().parent.parent))
 
 import skout
 from skout import AutoHeadClassifier, AutoHeadRegressor
