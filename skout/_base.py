@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextvars
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -98,6 +100,24 @@ def _check_rank(X):
             "a 2-D table (n_samples, n_features). Flatten each sample with "
             "X.reshape(len(X), -1)."
         )
+
+
+#: True while skout.onnx converts: skl2onnx reads every public fitted
+#: attribute of an estimator given ``options=``, and ``model_`` would then
+#: import Keras and build a model that every later predict reads its
+#: weights back from (20 times slower). skl2onnx skips an attribute that
+#: raises AttributeError.
+_NO_NEW_KERAS_MODEL = contextvars.ContextVar("skout_no_new_keras_model", default=False)
+
+
+@contextmanager
+def no_new_keras_model():
+    """A block in which ``model_`` is not built for an estimator that has none yet."""
+    token = _NO_NEW_KERAS_MODEL.set(True)
+    try:
+        yield
+    finally:
+        _NO_NEW_KERAS_MODEL.reset(token)
 
 
 class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
@@ -714,7 +734,13 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         Predictions come from the same weights: if you change the weights of
         ``model_`` (e.g. train it further with Keras), ``predict`` follows.
         """
-        return self._state().build_keras_model(compile_options=self._keras_compile_options())
+        state = self._state()
+        if _NO_NEW_KERAS_MODEL.get() and state.keras_model is None:
+            raise AttributeError(
+                "model_ is not built while skout.onnx exports the estimator; "
+                "read it before or after the export."
+            )
+        return state.build_keras_model(compile_options=self._keras_compile_options())
 
     def _keras_compile_options(self):
         """Optimizer name and settings for compiling ``model_`` like this estimator."""

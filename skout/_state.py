@@ -164,6 +164,19 @@ class FittedState:
                 self.cache["keras_model"] = model
         return model
 
+    def keras_model_to_read(self):
+        """A Keras model with the current weights, for a reader (the ONNX
+        export) that needs the layers: the user's ``model_`` if there is one,
+        else a model built for this call and not kept, because a kept model
+        makes every later predict read its weights back from Keras."""
+        from . import _network
+
+        model = self.keras_model
+        if model is None:
+            model = self.spec.build()
+            _network.set_weights(model, self.spec, list(self.weights))
+        return model
+
     def predict_fn(self, logits=False):
         """``predict(X)`` with this state's weights, compiled once per architecture
         (``logits=True``: the heads' values before their output function)."""

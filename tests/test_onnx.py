@@ -280,6 +280,9 @@ def test_cnn_body_exports_through_keras(images, target_opset):
     model = AutoHeadClassifier(body=KerasBody(_cnn), max_iter=2, random_state=0).fit(X, y)
     onx = skout.onnx.to_onnx(model, X[:1], options={"zipmap": False}, target_opset=target_opset)
     assert {"Conv", "MaxPool"} <= {n.op_type for n in onx.graph.node}
+    # The export reads the layers from a model it does not leave behind:
+    # a kept model_ would make every later predict read weights back from Keras.
+    assert model._state().keras_model is None
     _assert_matches(model, X, _run(onx, {"X": X}), tol=dict(rtol=1e-4, atol=1e-4))
 
 
@@ -414,9 +417,11 @@ def test_dense_export_imports_no_framework(X, targets, tmp_path):
         assert "skout.onnx" not in sys.modules and "skl2onnx" not in sys.modules
         model, X, expected = pickle.loads(open({str(path)!r}, "rb").read())
         import onnxruntime, skout.onnx
-        # No options=: with options, skl2onnx reads every fitted attribute,
-        # model_ included, which builds the Keras model.
-        onx = skout.onnx.to_onnx(model, X[:1])
+        # options= makes skl2onnx read every fitted attribute, model_ included:
+        # the conversion must still not build (nor import) a Keras model.
+        clf = model[-1]
+        onx = skout.onnx.to_onnx(model, X[:1], options={{id(clf): {{"zipmap": False}}}})
+        assert clf._state().keras_model is None  # predict stays in NumPy
         session = onnxruntime.InferenceSession(onx.SerializeToString())
         labels = session.run(None, {{"X": X}})[0]
         assert (labels == expected).all()

@@ -111,7 +111,7 @@ def fitted_view(estimator):
         ]
         return FittedView(head, state.encoder, tuple(layers), tuple(outputs), None,
                           tuple(spec.input_shape), columns)  # fmt: skip
-    model = state.build_keras_model()
+    model = state.keras_model_to_read()
     outputs = []
     for j, out in enumerate(head.outputs):
         kernel, bias = model.get_layer(f"output_{j}").get_weights()
