@@ -163,7 +163,7 @@ def _with_codes(X, tables, rng):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", list(CASES))
 def test_hand_written_backpropagation_is_the_gradient_of_the_objective(backend, name):
-    """The PyTorch loop's by-hand path trains what automatic differentiation of
+    """The TensorFlow and PyTorch loops' by-hand path trains what automatic differentiation of
     the shared objective trains: same value, same gradients (with zero weights,
     the L2 term, dropout and several heads)."""
     hidden, activation, outputs, rate, tables = CASES[name]

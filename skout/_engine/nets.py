@@ -25,9 +25,16 @@ import numpy as np
 from .._network import NetworkSpec, import_keras, walk_layers
 from . import objective
 from .contract import DenseFamily
-from .network import dense_logits
+from .network import dense_logits, dense_objective_and_gradients
 
-__all__ = ["DenseNet", "KerasNet", "batch_objective", "net_for"]
+__all__ = [
+    "DenseNet",
+    "KerasNet",
+    "batch_objective",
+    "gradients_by_hand",
+    "hand_objective_and_gradients",
+    "net_for",
+]
 
 
 class DenseNet:
@@ -196,3 +203,29 @@ def batch_objective(xp, net, params, frozen, X, Y, W, alpha, noise):
     squared = objective.penalty(xp, params, net.kernel_indices)
     value, weight_sum = objective.batch_objective(xp, losses, W, squared, alpha)
     return value + extra, weight_sum, frozen
+
+
+def gradients_by_hand(net):
+    """Whether a loop takes ``net``'s gradients from the backpropagation
+    written out (:func:`hand_objective_and_gradients`) instead of
+    differentiating :func:`batch_objective`: the dense network, when every
+    head's loss has its written-out derivative.
+
+    One decision for the TensorFlow and PyTorch loops (JAX differentiates,
+    where XLA fuses the graph as well as the hand-written one). By hand skips
+    the autodiff tape: on TensorFlow, 10-20 % faster on
+    ``benchmarks/backends.py``'s digits and breast_cancer than the tape of
+    the shared objective. ``tests/test_engine_network.py`` holds the two
+    gradients equal.
+    """
+    return isinstance(net, DenseNet) and objective.gradients_available(net.outputs)
+
+
+def hand_objective_and_gradients(xp, net, params, X, Y, W, alpha, noise):
+    """(objective, weight sum, gradients) of one batch of the dense ``net``,
+    by backpropagation written out; ``noise`` as :meth:`DenseNet.logits`
+    takes it."""
+    dropout = noise if net.dropout and noise is not None else None
+    return dense_objective_and_gradients(
+        xp, net.depth, net.activation, net.outputs, params, X, Y, W, alpha, dropout, net.n_tables
+    )

@@ -6,7 +6,10 @@ the stopping rule and the best-weights copy for early stopping -- is one
 ``tf.while_loop``. What it computes is the shared modules': the objective
 (:mod:`.objective`), the dense network (:mod:`.network`) or a body's
 ``stateless_call`` (:mod:`.nets`), the optimizer step (:mod:`.optimizers`)
-and the rule (:mod:`.rule`), over TensorFlow's namespace.
+and the rule (:mod:`.rule`), over TensorFlow's namespace. The dense
+network's gradients come from its backpropagation written out, as on
+PyTorch (:func:`~skout._engine.nets.gradients_by_hand`); a body's from a
+``GradientTape`` of the shared objective.
 
 The compiled program is *stateless*: the weights, the optimizer's slots and
 its step count go in as arguments and come back as results, so
@@ -31,7 +34,7 @@ from .arrays import tensorflow_ops
 from .cache import ProgramCache
 from .contract import MAX_ORDER_ENTRIES, Carry, ChunkResult, program_network
 from .inputs import each, n_rows
-from .nets import batch_objective, net_for
+from .nets import batch_objective, gradients_by_hand, hand_objective_and_gradients, net_for
 
 __all__ = ["loss_and_gradient", "max_epochs_per_call", "run_chunk", "tracing_count"]
 
@@ -138,6 +141,7 @@ class _Program:
         import tensorflow as tf
 
         key, net, xp, f = self.key, self.net, self.xp, self.float
+        by_hand = gradients_by_hand(net)  # decided at trace time
         n = tf.shape(X[0] if isinstance(X, tuple) else X)[0]
         n_epochs = tf.shape(orders)[0]
         n_batches = (n + batch_size - 1) // batch_size
@@ -150,13 +154,17 @@ class _Program:
             def batch_body(b, acc, p, fr, sl, step):
                 idx = order[b * batch_size : tf.minimum((b + 1) * batch_size, n)]
                 noise = {"rate": dropout, "seed": seed, "epoch": epoch, "batch": b}
-                with tf.GradientTape() as tape:
-                    tape.watch(p)
-                    value, weight_sum, fr = self._objective(
-                        p, fr, each(lambda x: tf.gather(x, idx), X), tf.gather(Y, idx),
-                        tf.gather(W, idx), alpha, noise,
-                    )  # fmt: skip
-                grads = _dense_gradients(tf, tape.gradient(value, p), p)
+                Xb = each(lambda x: tf.gather(x, idx), X)
+                Yb, Wb = tf.gather(Y, idx), tf.gather(W, idx)
+                if by_hand:
+                    value, weight_sum, grads = hand_objective_and_gradients(
+                        xp, net, p, Xb, Yb, Wb, alpha, noise
+                    )
+                else:
+                    with tf.GradientTape() as tape:
+                        tape.watch(p)
+                        value, weight_sum, fr = self._objective(p, fr, Xb, Yb, Wb, alpha, noise)
+                    grads = _dense_gradients(tf, tape.gradient(value, p), p)
                 p, sl = optimizers.step(xp, key.optimizer, p, grads, sl, step, lr)
                 return b + 1, acc + value * weight_sum, p, fr, sl, step + 1
 

@@ -32,8 +32,7 @@ from .arrays import numpy_ops, torch_ops
 from .cache import ProgramCache
 from .contract import Carry, ChunkResult
 from .inputs import each, n_rows, rows
-from .nets import DenseNet, batch_objective, net_for
-from .network import dense_objective_and_gradients
+from .nets import batch_objective, gradients_by_hand, hand_objective_and_gradients, net_for
 
 __all__ = ["loss_and_gradient", "max_epochs_per_call", "run_chunk"]
 
@@ -70,11 +69,7 @@ class _Program:
         self.key = key
         self.net = net_for(key.network, deferred=True)
         self.xp = torch_ops(key.dtype)
-        # Backpropagation by hand where every piece has its hand-written
-        # derivative; autograd of the shared objective elsewhere.
-        self.by_hand = isinstance(self.net, DenseNet) and objective.gradients_available(
-            self.net.outputs
-        )
+        self.by_hand = gradients_by_hand(self.net)
         self._lock = threading.Lock()  # a Keras body's model is not re-entrant
 
     def _gradients(self, trainable, frozen, X, Y, W, alpha, noise):
@@ -83,10 +78,9 @@ class _Program:
 
         xp, net = self.xp, self.net
         if self.by_hand:
-            value, weight_sum, grads = dense_objective_and_gradients(
-                xp, net.depth, net.activation, net.outputs, trainable, X, Y, W, alpha,
-                noise if net.dropout else None, net.n_tables,
-            )  # fmt: skip
+            value, weight_sum, grads = hand_objective_and_gradients(
+                xp, net, trainable, X, Y, W, alpha, noise
+            )
             return value, weight_sum, grads, frozen
         trainable = [p.detach().requires_grad_() for p in trainable]
         value, weight_sum, frozen = batch_objective(xp, net, trainable, frozen, X, Y, W, alpha,
