@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
-from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -100,24 +98,6 @@ def _check_rank(X):
             "a 2-D table (n_samples, n_features). Flatten each sample with "
             "X.reshape(len(X), -1)."
         )
-
-
-#: True while skout.onnx converts: skl2onnx reads every public fitted
-#: attribute of an estimator given ``options=``, and ``model_`` would then
-#: import Keras and build a model that every later predict reads its
-#: weights back from (20 times slower). skl2onnx skips an attribute that
-#: raises AttributeError.
-_NO_NEW_KERAS_MODEL = contextvars.ContextVar("skout_no_new_keras_model", default=False)
-
-
-@contextmanager
-def no_new_keras_model():
-    """A block in which ``model_`` is not built for an estimator that has none yet."""
-    token = _NO_NEW_KERAS_MODEL.set(True)
-    try:
-        yield
-    finally:
-        _NO_NEW_KERAS_MODEL.reset(token)
 
 
 class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
@@ -388,6 +368,8 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         previous = self.__dict__.get("_fitted")
         continuing = previous is not None and (incremental or self.warm_start)
         checker = self._input_checker(previous if continuing else None)
+        if continuing:
+            _features.check_same_columns(self, X, previous.features)
         X_given = X  # what predict reads (scikit-learn's callbacks predict on it)
         X, y, sample_weight, y_sparse, features = self._validate_fit_data(
             checker, X, y, sample_weight, reset=not continuing,
@@ -720,6 +702,10 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
             )
         return X
 
+    def _is_built(self, name):
+        state = self.__dict__.get("_fitted")
+        return name == "model_" and state is not None and state.keras_model is not None
+
     @property
     def model_(self):
         """The network as a ``keras.Model``, part of the fitted state.
@@ -735,11 +721,6 @@ class _AutoHeadBase(NetworkReprMixin, CallbackSupportMixin, BaseEstimator):
         ``model_`` (e.g. train it further with Keras), ``predict`` follows.
         """
         state = self._state()
-        if _NO_NEW_KERAS_MODEL.get() and state.keras_model is None:
-            raise AttributeError(
-                "model_ is not built while skout.onnx exports the estimator; "
-                "read it before or after the export."
-            )
         return state.build_keras_model(compile_options=self._keras_compile_options())
 
     def _keras_compile_options(self):

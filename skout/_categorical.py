@@ -281,6 +281,48 @@ def codes(series, categories):
     return result
 
 
+def foreign_values(series, categories, codes_, name):
+    """A warning's text when no value of a column is among its categories
+    and its values are of another type (codes where labels were, ``"7"``
+    where ``7`` was): every row then reads the "unseen" row, which is
+    rarely what was meant. None otherwise (new labels of the same type are
+    just unseen)."""
+    n = len(categories)
+    unseen = codes_ == n + UNSEEN
+    if not unseen.any() or (codes_ < n).any():
+        return None
+    values = _values(series)
+    sample = np.asarray(values, dtype=object)[np.flatnonzero(unseen)[:1000]]
+    given, kept = _kinds(sample), _kinds(categories.tolist())
+    if given == kept:
+        return None
+    return (
+        f"The categorical column {name!r} holds {', '.join(sorted(given))} values here "
+        f"(e.g. {_python(sample[0])!r}), but its categories are {', '.join(sorted(kept))} "
+        f"(e.g. {categories.tolist()[0]!r}): none of its values is a category, so every row "
+        "reads the embedding of an unseen category. Give the column as at fit time."
+    )
+
+
+def _python(value):
+    """A NumPy scalar as the Python value it holds (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _kinds(values):
+    kinds = set()
+    for v in values:
+        if isinstance(v, str):
+            kinds.add("text")
+        elif isinstance(v, (bool, np.bool_)):
+            kinds.add("bool")
+        elif isinstance(v, (Integral, float, np.number)):
+            kinds.add("number")
+        else:
+            kinds.add(type(v).__name__)
+    return kinds
+
+
 def _find(lookup, value):
     try:
         return lookup.get(value, -1)

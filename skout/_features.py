@@ -27,6 +27,7 @@ array's sample shape is its own (``input_shapes_``).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -37,7 +38,7 @@ from . import _categorical
 from ._compat import check_y
 from .inputs import Inputs
 
-__all__ = ["FeatureEncoder", "applies", "validate_fit"]
+__all__ = ["FeatureEncoder", "applies", "check_same_columns", "validate_fit"]
 
 KINDS = ("table", "columns", "arrays")
 
@@ -83,6 +84,7 @@ class Group:
     name: str
     columns: tuple[int, ...] | None  # X's columns, in order ("columns"); None ("arrays")
     shape: tuple[int, ...]  # one sample's shape
+    feature_names: tuple[str, ...] | None = None  # "arrays": a DataFrame's column names
 
 
 @dataclass(frozen=True)
@@ -158,10 +160,13 @@ class FeatureEncoder:
 
     def _encode(self, checker, X):
         """A table's columns as floats, categorical ones as codes."""
-        codes = {
-            c.index: _categorical.codes(_categorical.column(X, c.index), c.categories)
-            for c in self.categorical
-        }
+        codes = {}
+        for c in self.categorical:
+            column = _categorical.column(X, c.index)
+            codes[c.index] = _categorical.codes(column, c.categories)
+            foreign = _categorical.foreign_values(column, c.categories, codes[c.index], c.label)
+            if foreign is not None:
+                warnings.warn(foreign, UserWarning, stacklevel=4)
         if self.kind == "table":
             return _assemble(checker, X, self.order, codes)
         parts = {}
@@ -173,6 +178,7 @@ class FeatureEncoder:
     def _arrays(self, checker, X):
         parts = {}
         for g in self.groups:
+            _check_names(g, X[g.name])
             part = _check_array(checker, X[g.name], g.name)
             if tuple(part.shape[1:]) != tuple(g.shape):
                 raise ValueError(
@@ -245,6 +251,7 @@ class FeatureEncoder:
                     "name": g.name,
                     "columns": None if g.columns is None else [int(j) for j in g.columns],
                     "shape": [int(d) for d in g.shape],
+                    "feature_names": None if g.feature_names is None else list(g.feature_names),
                 }
                 for g in self.groups
             ],
@@ -316,9 +323,53 @@ def applies(estimator, X):
     if isinstance(X, Inputs) or estimator.inputs is not None:
         return True
     features = estimator.categorical_features
+    if features is None:
+        return False
     if isinstance(features, str) and features == "from_dtype" and not _categorical.is_dataframe(X):
         return False  # a plain array: nothing is categorical by dtype
     return _categorical.categorical_mask(_as_table(X), features) is not None
+
+
+def check_same_columns(estimator, X, previous):
+    """Refuse to continue a fit (warm_start, partial_fit) whose parameters now
+    read X's columns otherwise than ``previous`` (a FeatureEncoder, or None for
+    a plain table): other categorical columns, or other inputs.
+
+    The parameters are resolved on ``X`` as at fit time. With
+    ``categorical_features="from_dtype"``, a column that was categorical may
+    come without the dtype (a CSV chunk as text): it is read as before, and
+    :func:`_categorical.foreign_values` warns if its values are of another type.
+    """
+    if isinstance(X, Inputs):
+        return  # the arrays are checked against previous by name and shape
+    if previous is None and not applies(estimator, X):
+        return  # a plain table (or image array) then and now
+    was = () if previous is None else tuple(c.index for c in previous.categorical)
+    X = _as_table(X)
+    mask = _categorical.categorical_mask(X, estimator.categorical_features)
+    now = tuple(int(j) for j in np.flatnonzero(mask)) if mask is not None else ()
+    if isinstance(estimator.categorical_features, str):  # "from_dtype"
+        now = tuple(sorted(set(now) | set(was)))
+    changes = []
+    if now != was:
+        names = _categorical.column_names(X)
+        label = [names[j] for j in now] if names is not None else list(now)
+        before = [c.label for c in previous.categorical] if previous is not None else []
+        changes.append(f"the categorical columns were {before}, they are now {label}")
+    had_inputs = previous is not None and previous.kind == "columns"
+    if had_inputs != (estimator.inputs is not None):
+        changes.append(f"inputs= was {'set' if had_inputs else 'None'}, it is now "
+                       f"{'set' if estimator.inputs is not None else 'None'}")  # fmt: skip
+    elif had_inputs:
+        names = _categorical.column_names(X)
+        groups = _groups(X, estimator.inputs, names, None)
+        if [(g.name, g.columns) for g in groups] != [(g.name, g.columns) for g in previous.groups]:
+            changes.append("inputs= now maps other columns to the inputs")
+    if changes:
+        raise ValueError(
+            f"Continuing training needs the same architecture as before, but {'; '.join(changes)}"
+            ". Set the parameters back, or refit from scratch with warm_start=False."
+        )
 
 
 def validate_fit(estimator, checker, X, y, previous=None, reset=True):
@@ -345,7 +396,10 @@ def _fit(estimator, checker, X, reset):
             )
         validate_data(checker, X, reset=reset, skip_check_array=True)
         parts = {name: _check_array(checker, array, name) for name, array in X.items()}
-        groups = tuple(Group(name, None, tuple(parts[name].shape[1:])) for name in X.names)
+        groups = tuple(
+            Group(name, None, tuple(parts[name].shape[1:]), _feature_names(X[name]))
+            for name in X.names
+        )
         return parts, FeatureEncoder("arrays", int(X.shape[1]), groups=groups)
     X = _as_table(X)
     validate_data(checker, X, reset=reset, skip_check_array=True)
@@ -451,9 +505,17 @@ def _resolve(X, selection, names, n_columns, name):
 def _as_table(X):
     """A DataFrame as it is (its dtypes say what is categorical); anything else
     as a 2-D array, not yet converted to numbers."""
-    if _categorical.is_dataframe(X) or isinstance(X, np.ndarray):
-        return X
-    return check_array(X, dtype=None, ensure_all_finite=False, ensure_min_samples=0)
+    if not _categorical.is_dataframe(X):
+        if not isinstance(X, np.ndarray):
+            X = check_array(X, dtype=None, ensure_all_finite=False, ensure_min_samples=0,
+                            ensure_2d=False, allow_nd=True)  # fmt: skip
+        if X.ndim != 2:
+            hint = " (one feature: X.reshape(-1, 1))" if X.ndim == 1 else ""
+            raise ValueError(
+                f"Columns (categorical ones, or inputs=) are read from a 2-D table X "
+                f"(n_samples, n_features), but X has shape {X.shape}{hint}."
+            )
+    return X
 
 
 def _numeric(checker, X, columns):
@@ -501,10 +563,12 @@ def _check_array(checker, array, name):
             "DataFrame with inputs={name: columns}, which encodes categories itself."
         )
     try:
-        return check_array(
+        array = check_array(
             array, dtype=np.float64, allow_nd=True, ensure_2d=False, input_name=f"X[{name!r}]",
-            estimator=checker,
+            estimator=checker, accept_sparse=True,
         )  # fmt: skip
+        # A sparse matrix is read densely: a body's inputs are dense tensors.
+        return array.toarray() if hasattr(array, "toarray") else array
     except ValueError as exc:
         if "convert" not in str(exc):
             raise
@@ -512,6 +576,37 @@ def _check_array(checker, array, name):
             f"X[{name!r}] holds values that are not numbers ({exc}); an array of "
             "skout.Inputs is read as numbers."
         ) from exc
+
+
+def _feature_names(array):
+    """A DataFrame's column names when they are all str (as scikit-learn records
+    ``feature_names_in_``), else None."""
+    names = _categorical.column_names(array)
+    if names is None or not all(isinstance(n, str) for n in names):
+        return None
+    return tuple(names)
+
+
+def _check_names(group, array):
+    """An array of Inputs has the column names it had at fit, in that order
+    (scikit-learn's rule for ``feature_names_in_``, per input)."""
+    given = _feature_names(array)
+    if group.feature_names is None or given == group.feature_names:
+        return
+    if given is None:
+        warnings.warn(
+            f"X[{group.name!r}] has no column names, but the model was fitted on a "
+            f"DataFrame with the columns {list(group.feature_names)}; its columns are "
+            "read in that order.",
+            UserWarning,
+            stacklevel=5,
+        )
+        return
+    raise ValueError(
+        f"X[{group.name!r}] has the columns {list(given)}, but the model was fitted with "
+        f"{list(group.feature_names)}: give the same columns, in that order "
+        f"(X[{group.name!r}][{list(group.feature_names)}])."
+    )
 
 
 def _same_names(fitted, given):
@@ -567,7 +662,7 @@ def _categorical_from(data, n_columns, damaged):
 
 
 def _group_from(data, n_columns, damaged):
-    if not isinstance(data, dict) or set(data) != {"name", "columns", "shape"}:
+    if not isinstance(data, dict) or set(data) - {"feature_names"} != {"name", "columns", "shape"}:
         raise damaged("an input is not the dict skout writes")
     name = data["name"]
     if not isinstance(name, str):
@@ -581,4 +676,10 @@ def _group_from(data, n_columns, damaged):
         data["shape"], "shape", damaged))  # fmt: skip
     if columns is not None and int(np.prod(shape)) != len(columns):
         raise damaged(f"the input {name!r} has {len(columns)} columns for samples of {shape}")
-    return Group(name, columns, shape)
+    names = data.get("feature_names")
+    if names is not None:
+        names = _list(names, "feature_names", damaged)
+        if not all(isinstance(n, str) for n in names) or len(names) != int(np.prod(shape)):
+            raise damaged(f"the input {name!r} has feature names that do not fit its samples")
+        names = tuple(names)
+    return Group(name, columns, shape, names)

@@ -147,14 +147,19 @@ class NetworkReprMixin:
     #: Fitted attributes that build something heavy (a Keras model) when read.
     _lazy_fitted_attributes = ("model_",)
 
+    def _is_built(self, name):
+        """Whether the lazy attribute ``name`` already exists (reading it is cheap)."""
+        return False
+
     def __dir__(self):
         # As scikit-learn's BaseEstimator.__dir__ (names that hasattr finds, so
-        # that available_if hides methods), but without reading the lazy
-        # attributes: dir() (a notebook's tab completion) builds no Keras model.
+        # that available_if hides methods), but a lazy attribute only once it is
+        # built: tools read every fitted attribute dir() lists (skl2onnx does,
+        # given options=), and reading it would build a Keras model.
         lazy = self._lazy_fitted_attributes
         names = [n for n in object.__dir__(self) if n not in lazy and hasattr(self, n)]
         if self.__sklearn_is_fitted__() and not _listing_for_view.get():
-            names += [n for n in lazy if n in object.__dir__(self)]
+            names += [n for n in lazy if n in object.__dir__(self) and self._is_built(n)]
         return names
 
     def _snapshot(self):

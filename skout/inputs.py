@@ -57,9 +57,11 @@ class Inputs:
     arrays : dict, optional
         ``{name: array}``; names need not be Python identifiers.
     **named : array-like
-        More arrays, by keyword. Each is an ndarray, a DataFrame, a sparse
-        matrix or a list, one row per sample, any number of axes; the names
-        are those of the body's ``keras.Input(name=...)`` layers.
+        More arrays, by keyword. Each is an ndarray, a DataFrame (its column
+        names are checked at predict, as ``feature_names_in_``), a sparse
+        matrix (read as a dense array) or a list, one row per sample, any
+        number of axes; the names are those of the body's
+        ``keras.Input(name=...)`` layers.
 
     Attributes
     ----------

@@ -56,7 +56,6 @@ except ImportError as exc:
         f'default: pip install "skout[onnx]" (missing: {exc.name or exc}).'
     ) from exc
 
-from ._base import no_new_keras_model
 from ._onnx._convert import (
     CLASSIFIER_ALIAS,
     CLASSIFIER_OPTIONS,
@@ -128,8 +127,7 @@ def to_onnx(model, X=None, **kwargs):
         If a skout estimator in ``model`` is not fitted.
     """
     register()
-    with no_new_keras_model():
-        return skl2onnx.to_onnx(model, X, **kwargs)
+    return skl2onnx.to_onnx(model, X, **kwargs)
 
 
 register()

@@ -370,3 +370,88 @@ def test_polars_categorical_and_enum_columns_are_categorical(fitted):
 def test_the_summary_shows_the_embedded_columns(fitted):
     text = fitted._repr_mimebundle_()["text/plain"]
     assert "2 numeric + 2 embedded (4, 32) → 16 relu → 1 sigmoid" in text
+
+
+# -- continuing a fit, and values of another type (review of issue 21) ----------------------
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"categorical_features": None},  # the embedded columns dropped
+        {"categorical_features": ["colour"]},  # one of them dropped
+    ],
+)
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+def test_continuing_with_other_categorical_columns_is_refused(change, how):
+    est = AutoHeadClassifier(**{**PARAMS, "max_iter": 2}, warm_start=how == "warm_start")
+    if how == "warm_start":
+        _quiet_fit(est, X, Y)
+    else:
+        est.partial_fit(X, Y, classes=["no", "yes"])
+    before = est.predict_proba(X)
+    est.set_params(**change)
+    with pytest.raises(ValueError, match="needs the same architecture.*categorical"):
+        if how == "warm_start":
+            est.fit(X.assign(city=X.city.cat.codes), Y)
+        else:
+            est.partial_fit(X.assign(city=X.city.cat.codes), Y)
+    np.testing.assert_array_equal(est.predict_proba(X), before)  # the refused fit left it
+
+
+def test_continuing_on_a_numeric_model_with_categorical_columns_is_refused():
+    numbers = X.assign(colour=X.colour.cat.codes, city=X.city.cat.codes)
+    est = _quiet_fit(AutoHeadClassifier(**{**PARAMS, "max_iter": 2}, warm_start=True), numbers, Y)
+    with pytest.raises(ValueError, match="needs the same architecture.*categorical"):
+        est.set_params(categorical_features=["city"]).fit(numbers, Y)
+
+
+def test_continuing_with_the_same_columns_as_text_goes_on():
+    """A later batch read without the category dtype (a CSV chunk) is the same data."""
+    est = AutoHeadClassifier(**PARAMS)
+    est.partial_fit(X[:200], Y[:200], classes=["no", "yes"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same labels: no "unseen" warning
+        est.partial_fit(_as_object(X[200:]), Y[200:])
+    assert est._state().features.categorical[1].counts.sum() == 400
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        lambda X: X.assign(city=X.city.cat.codes),  # codes where labels were
+        lambda X: X.assign(city=X.city.astype(str).str.slice(4).astype(int)),  # 7 for "007"
+    ],
+)
+def test_a_categorical_column_of_another_value_type_warns(fitted, other):
+    with pytest.warns(UserWarning, match=r"'city'.*none of its values is a category"):
+        proba = fitted.predict_proba(other(X))
+    unseen = fitted.predict_proba(X.assign(city=pd.Categorical(["nowhere"] * len(X))))
+    np.testing.assert_array_equal(proba, unseen)  # what the warning says: all unseen
+
+
+def test_new_labels_of_the_same_type_do_not_warn(fitted):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted.predict(X.head(3).assign(city=pd.Categorical(["nowhere", "elsewhere", None])))
+
+
+@pytest.mark.parametrize("shape", [(20,), (20, 2, 2)])
+def test_an_array_of_the_wrong_rank_with_categorical_features_says_so(shape):
+    values = np.random.RandomState(0).randint(0, 3, shape).astype(float)
+    with pytest.raises(ValueError, match="2-D"):
+        AutoHeadClassifier(categorical_features=[0]).fit(values, np.arange(20) % 2)
+
+
+@pytest.mark.parametrize("categorical_features", [None, "from_dtype"])
+def test_image_arrays_need_no_table_to_fit_and_continue(categorical_features):
+    import keras
+
+    def flat(input_shape):
+        return keras.Sequential([keras.Input(input_shape), keras.layers.Flatten()])
+
+    images = np.random.RandomState(0).rand(20, 4, 4, 1)
+    est = AutoHeadClassifier(body=KerasBody(flat), max_iter=2, warm_start=True,
+                             categorical_features=categorical_features)  # fmt: skip
+    _quiet_fit(est, images, np.arange(20) % 2)
+    _quiet_fit(est, images, np.arange(20) % 2)
+    est.partial_fit(images, np.arange(20) % 2)
+    assert est.predict(images).shape == (20,)

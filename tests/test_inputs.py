@@ -310,3 +310,38 @@ def test_partial_fit_and_warm_start_go_on_with_inputs():
     assert warm.loss_curve_[: len(first)] == first and len(warm.loss_curve_) > len(first)
     with pytest.raises(ValueError, match=r"lacks \['meta'\]"):
         warm.fit(Inputs(image=IMAGE), Y)
+
+
+# -- DataFrames and sparse matrices inside Inputs ------------------------------------------
+META_FRAME = pd.DataFrame(META, columns=["age", "height", "weight"])
+
+
+@pytest.fixture(scope="module")
+def fitted_on_a_frame():
+    return _quiet(AutoHeadClassifier(**PARAMS).fit, Inputs(image=IMAGE, meta=META_FRAME), Y)
+
+
+def test_a_frame_inside_inputs_keeps_its_column_names(fitted_on_a_frame):
+    est = fitted_on_a_frame
+    with pytest.warns(UserWarning, match=r"X\['meta'\] has no column names"):
+        as_array = est.predict_proba(Inputs(image=IMAGE, meta=META))  # read in fit's order
+    np.testing.assert_array_equal(
+        est.predict_proba(Inputs(image=IMAGE, meta=META_FRAME)), as_array
+    )
+    reordered = META_FRAME[["weight", "height", "age"]]
+    with pytest.raises(ValueError, match=r"X\['meta'\] has the columns \['weight'.*\['age'"):
+        est.predict(Inputs(image=IMAGE, meta=reordered))
+    with pytest.raises(ValueError, match=r"X\['meta'\] has the columns"):
+        est.predict(Inputs(image=IMAGE, meta=META_FRAME.rename(columns={"age": "years"})))
+    again = pickle.loads(pickle.dumps(est))
+    with pytest.raises(ValueError, match=r"X\['meta'\] has the columns"):
+        again.predict(Inputs(image=IMAGE, meta=reordered))
+
+
+def test_a_sparse_matrix_inside_inputs_reads_as_its_dense_values(fitted):
+    import scipy.sparse as sp
+
+    sparse = Inputs(image=IMAGE, meta=sp.csr_matrix(META))
+    np.testing.assert_array_equal(fitted.predict_proba(sparse), fitted.predict_proba(X))
+    est = _quiet(AutoHeadClassifier(**PARAMS).fit, sparse, Y)
+    np.testing.assert_array_equal(est.predict_proba(X), fitted.predict_proba(X))

@@ -354,6 +354,40 @@ def test_a_numeric_input_with_a_categorical_column_exports():
     _assert_matches(model, X_new, _run(onx, {"X": X_new.astype(np.float32)}))
 
 
+def _id_frame():
+    """A categorical column of ids above 2**24, where float32 has gaps of 2 or more:
+    20000001 and 20000002 are one float32 number."""
+    rng = np.random.RandomState(0)
+    ids = rng.choice(20_000_001 + np.arange(4), 120)
+    X = np.column_stack([rng.randn(120), ids])
+    return X, np.random.RandomState(1).randn(4)[ids - 20_000_001] * 3 + X[:, 0]
+
+
+@pytest.mark.parametrize("input_type", ["DoubleTensorType", "Int64TensorType"])
+def test_large_integer_categories_keep_their_identity(input_type):
+    """Each id keeps its own embedding row in the graph, as in skout; a value between
+    ids is unseen and NaN is missing, as in skout."""
+    X, y = _id_frame()
+    model = AutoHeadRegressor(**SMALL, categorical_features=[1]).fit(X, y)
+    kind = getattr(skl2onnx.common.data_types, input_type)
+    onx = skout.onnx.to_onnx(model, initial_types=[("X", kind([None, 2]))])
+    X_new = np.column_stack([np.zeros(4), 20_000_001 + np.arange(4)])
+    expected = model.predict(X_new)
+    assert len(np.unique(expected)) == 4  # the ids really differ in the model
+    if input_type == "Int64TensorType":
+        _assert_matches(model, X_new, _run(onx, {"X": X_new.astype(np.int64)}))
+    else:
+        X_new = np.vstack([X_new, [[0.0, 20_000_001.5], [0.0, np.nan]]])  # unseen, missing
+        _assert_matches(model, X_new, _run(onx, {"X": X_new}))
+
+
+def test_categories_float32_cannot_tell_apart_are_refused():
+    X, y = _id_frame()
+    model = AutoHeadRegressor(**SMALL, categorical_features=[1]).fit(X, y)
+    with pytest.raises(ValueError, match="DoubleTensorType"):
+        skout.onnx.to_onnx(model, X[:1].astype(np.float32))
+
+
 @pytest.mark.skipif(
     _keras_backend() != "tensorflow", reason="Keras's ONNX export is tested on TensorFlow"
 )
@@ -422,9 +456,14 @@ def test_dense_export_imports_no_framework(X, targets, tmp_path):
         clf = model[-1]
         onx = skout.onnx.to_onnx(model, X[:1], options={{id(clf): {{"zipmap": False}}}})
         assert clf._state().keras_model is None  # predict stays in NumPy
-        session = onnxruntime.InferenceSession(onx.SerializeToString())
-        labels = session.run(None, {{"X": X}})[0]
-        assert (labels == expected).all()
+        # skl2onnx's own entry point (skout.onnx registered the converters) too.
+        import skl2onnx
+        again = skl2onnx.to_onnx(model, X[:1], options={{id(clf): {{"zipmap": False}}}})
+        assert clf._state().keras_model is None
+        for graph in (onx, again):
+            session = onnxruntime.InferenceSession(graph.SerializeToString())
+            labels = session.run(None, {{"X": X}})[0]
+            assert (labels == expected).all()
         frameworks = ("tensorflow", "keras", "jax", "torch", "tf2onnx")
         print(sorted(m for m in sys.modules if m.split(".")[0] in frameworks))
         """

@@ -197,13 +197,17 @@ def test_the_view_and_dir_never_build_the_keras_model():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg = AutoHeadRegressor(hidden_layer_sizes=(5,), max_iter=2).fit(X, X[:, 0])
     reg = pickle.loads(pickle.dumps(reg))
-    assert "model_" in dir(reg)  # still listed: it exists once fitted
+    # Listed once built, not before: skl2onnx (and other tools) read every
+    # fitted attribute that dir() lists, which would build it.
+    assert "model_" not in dir(reg)
     html = reg._repr_html_()
     text = reg._repr_mimebundle_()["text/plain"]
     from sklearn.pipeline import make_pipeline
 
     make_pipeline(reg)._repr_html_()  # a pipeline lists its steps' fitted attributes
     assert reg._fitted.keras_model is None  # the fitted state never built it
+    assert reg.model_ is not None  # built on first read
+    assert "model_" in dir(reg)
     assert "continuous" in html and "3 inputs → 5 relu → 1 linear" in text
     assert "2 epochs" in text and text.startswith(repr(reg))
     # Not fitted: scikit-learn's view, no summary; no model_ in dir().

@@ -71,11 +71,17 @@ def _two_inputs(**change):
     return skout.Inputs({"a": X[:, :2], "b": X[:, 2:], **change})
 
 
+FRAME_AB = pd.DataFrame(X[:, :2], columns=["p", "q"])
+TRAINING["clf-inputs-frame"] = (skout.Inputs(a=FRAME_AB, b=X[:, 2:]), Y_CLF)
+
+
 def _fitted(trained_on):
     """A tiny estimator trained on TRAINING[trained_on], fitted once."""
     if trained_on not in _FITTED:
         Est = AutoHeadRegressor if trained_on == "reg" else AutoHeadClassifier
         params = {"body": skout.KerasBody(_dense_body)} if trained_on == "clf-body" else {}
+        if trained_on == "clf-inputs-frame":
+            params = {"body": skout.KerasBody(_two_input_body)}
         _FITTED[trained_on] = Est(**TINY, **params).fit(*TRAINING[trained_on])
     return _FITTED[trained_on]
 
@@ -652,6 +658,17 @@ BAD_INPUT = {
     "categorical-timestamps-fit": Case(
         "clf", "fit", FRAME.assign(c=pd.Categorical(pd.date_range("2024", periods=40))), Y_CLF,
         match="holds categories of type Timestamp.*astype\\(str\\)"),
+    "categorical_features-changed-warm-refit": Case(
+        "clf", "warm-refit", FRAME_CATEGORY, Y_CLF, params={"categorical_features": None},
+        trained_on="clf-category",
+        match=r"needs the same architecture.*categorical columns were \['c'\], they are now \[\]"),
+    "X-category-as-codes-predict_proba": Case(
+        "clf", "predict_proba", FRAME_CATEGORY.assign(c=FRAME_CATEGORY.c.cat.codes),
+        trained_on="clf-category", raises=None, check=_finite_proba,
+        match=r"'c' holds number values.*none of its values is a category"),
+    "categorical_features-1-D-array-fit": Case(
+        "clf", "fit", X[:, 0], Y_CLF, params={"categorical_features": [0]},
+        match=r"2-D table X.*has shape \(40,\) \(one feature: X.reshape\(-1, 1\)\)"),
     "embedding_dim-not-a-categorical-column-fit": Case(
         "clf", "fit", FRAME_CATEGORY, Y_CLF, params={"embedding_dim": {"a": 2}},
         match=r"column 'a', which is not a categorical column; the categorical columns are"),
@@ -666,6 +683,10 @@ BAD_INPUT = {
         "clf", "call", lambda: _two_inputs(b=X[:-1, 2:]), match=r"a: 40, b: 39"),
     "Inputs-integer-index": Case("clf", "call", lambda: _two_inputs()[0], raises=TypeError,
                                  match=r"not by a single integer.*X\[\[0\]\]"),
+    "Inputs-frame-columns-reordered-predict": Case(
+        "clf", "predict", skout.Inputs(a=FRAME_AB[["q", "p"]], b=X[:, 2:]),
+        trained_on="clf-inputs-frame",
+        match=r"X\['a'\] has the columns \['q', 'p'\], but the model was fitted with"),
     "inputs-column-listed-twice-fit": Case(
         "clf", "fit", FRAME, Y_CLF,
         params={**_body(_two_input_body), "inputs": {"a": ["a", "b"], "b": ["b"]}},

@@ -29,6 +29,7 @@ embedding table with a ``Gather``.
 from __future__ import annotations
 
 import numpy as np
+from onnx import TensorProto
 from skl2onnx.common.data_types import (
     BooleanTensorType,
     DictionaryType,
@@ -325,7 +326,12 @@ _INPUTS_HELP = (
 
 def _codes(g, x, kind, categories):
     """A categorical column's codes, (n, 1) int64: a ``LabelEncoder`` from its
-    categories, "unseen" for any other value, "missing" for a NaN number."""
+    categories, "unseen" for any other value, "missing" for a NaN number.
+
+    Numbers match as skout matches them, exactly: whole-number categories are
+    looked up as int64 (a float32 key has gaps above 2**24, where ids would
+    share a row), other numbers as float keys, refused where float32 cannot
+    tell two of them apart."""
     n = len(categories)
     unseen, missing = n, n + 1  # skout._categorical's rows after the categories
     values = {"values_int64s": list(range(n)), "default_int64": unseen}
@@ -334,29 +340,65 @@ def _codes(g, x, kind, categories):
         if "" not in keys["keys_strings"]:  # a string tensor has no NaN: "" is missing
             keys["keys_strings"].append("")
             values["values_int64s"].append(missing)
-    elif isinstance(kind, Int64TensorType) and categories.dtype.kind in "biu":
-        keys = {"keys_int64s": [int(c) for c in categories]}
-    elif categories.dtype.kind in "biuf":
-        # float keys: an int64 or double input is compared as float.
-        keys = {"keys_floats": [float(c) for c in categories]}
-        if not isinstance(kind, FloatTensorType):
-            x = g.cast(x, _graph.proto_of(np.float32))
-    else:
+        return _label_encoder(g, x, keys, values)
+    if categories.dtype.kind not in "biuf":
         raise ValueError(
             f"A categorical column with text categories ({categories[:3].tolist()}...) needs a "
             f"string input in the ONNX graph, not {kind}: give it a StringTensorType in "
             "initial_types (skl2onnx guesses a column's type from the rows it is given, "
             "and a missing value there reads as a number)."
         )
+    numbers = categories.astype(np.float64)
+    whole = bool(np.all(numbers == np.round(numbers))) and np.all(np.abs(numbers) < 2.0**53)
+    if isinstance(kind, FloatTensorType) and not _float32_tells_apart(numbers, whole):
+        raise ValueError(
+            f"The categorical column's categories ({categories[:3].tolist()}...) are not all "
+            "distinct as float32 numbers, the type of this ONNX input: in the graph they "
+            "would share one embedding row. Give the input a DoubleTensorType (or an "
+            "Int64TensorType for integer ids) in initial_types."
+        )
+    if not isinstance(kind, (FloatTensorType, DoubleTensorType)):  # integers, booleans
+        if not isinstance(kind, Int64TensorType):
+            x = g.cast(x, TensorProto.INT64)
+        if whole:
+            return _label_encoder(g, x, {"keys_int64s": [int(c) for c in numbers]}, values)
+        x = g.cast(x, _graph.proto_of(np.float32))  # no integer is a fractional category
+        return _label_encoder(g, x, {"keys_floats": [float(c) for c in numbers]}, values)
+    if whole:
+        # A float value reads as its integer, and is unseen if it is not whole.
+        as_int = g.cast(x, TensorProto.INT64)
+        codes = _label_encoder(g, as_int, {"keys_int64s": [int(c) for c in numbers]}, values)
+        same = g.node("Equal", [g.cast(as_int, _input_proto(kind)), x], "whole")
+        codes = g.node("Where", [same, codes, _int64(g, unseen, "unseen")], "codes")
+    else:
+        if not isinstance(kind, FloatTensorType):
+            x = g.cast(x, _graph.proto_of(np.float32))
+        codes = _label_encoder(g, x, {"keys_floats": [float(c) for c in numbers]}, values)
+    nan = g.node("IsNaN", [x], "missing")
+    return g.node("Where", [nan, _int64(g, missing, "missing"), codes], "codes")
+
+
+def _label_encoder(g, x, keys, values):
     # Version 2 of the ML domain's LabelEncoder reads string, int64 and float keys
     # (skl2onnx would pick the latest, which it cannot write yet).
-    codes = g.node("LabelEncoder", [x], "codes", domain=_graph.ML_DOMAIN, op_version=2, **keys,
-                   **values)  # fmt: skip
-    if "keys_floats" in keys:
-        nan = g.node("IsNaN", [x], "missing")
-        codes = g.node("Where", [nan, g.constant(np.asarray(missing, np.int64), "missing",
-                                                  dtype=np.int64), codes], "codes")  # fmt: skip
-    return codes
+    return g.node("LabelEncoder", [x], "codes", domain=_graph.ML_DOMAIN, op_version=2, **keys,
+                  **values)  # fmt: skip
+
+
+def _float32_tells_apart(numbers, whole):
+    """Whether float32 keeps the categories distinct (and whole ones exact)."""
+    as_float32 = numbers.astype(np.float32)
+    if whole:
+        return bool(np.all(as_float32.astype(np.float64) == numbers))
+    return len(np.unique(as_float32)) == len(numbers)
+
+
+def _input_proto(kind):
+    return TensorProto.DOUBLE if isinstance(kind, DoubleTensorType) else TensorProto.FLOAT
+
+
+def _int64(g, value, hint):
+    return g.constant(np.asarray(value, np.int64), hint, dtype=np.int64)
 
 
 def _embedded(g, columns, numeric, codes):
