@@ -15,6 +15,7 @@ TensorFlow.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -446,16 +447,10 @@ def _stateless_predict(spec, logits=False):
     position = {id(v): i for i, v in enumerate(spec.variables(model))}
     fixed = [keras.ops.convert_to_numpy(v) for v in (*trainable, *non_trainable)]
     places = [position.get(id(v)) for v in (*trainable, *non_trainable)]
-    n_trainable = len(trainable)
-
-    def call(weights, x):
-        values = [fixed[k] if i is None else weights[i] for k, i in enumerate(places)]
-        x = list(x) if isinstance(x, (list, tuple)) else x  # several inputs: a list
-        out, _ = model.stateless_call(
-            values[:n_trainable], values[n_trainable:], x, training=False
-        )
-        return out
-
+    # A partial, not a closure: TensorFlow counts the traces of every function
+    # made from one piece of code together and warns of "retracing" after five,
+    # which a search over eight body widths (one trace each) would print.
+    call = functools.partial(_stateless_call, model, places, fixed, len(trainable))
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -478,6 +473,15 @@ def _stateless_predict(spec, logits=False):
         return [np.asarray(keras.ops.convert_to_numpy(o)) for o in out]
 
     return predict
+
+
+def _stateless_call(model, places, fixed, n_trainable, weights, x):
+    """The template ``model`` on the fitted ``weights`` (``places`` says where each
+    of its variables comes from: a weight, or the template's ``fixed`` value)."""
+    values = [fixed[k] if i is None else weights[i] for k, i in enumerate(places)]
+    x = list(x) if isinstance(x, (list, tuple)) else x  # several inputs: a list
+    out, _ = model.stateless_call(values[:n_trainable], values[n_trainable:], x, training=False)
+    return out
 
 
 def compile_like(model, outputs, optimizer, **settings):
