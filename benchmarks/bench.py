@@ -76,7 +76,8 @@ from sklearn.preprocessing import StandardScaler
 
 # Measure the skout of the checkout this script sits in, not an installed one,
 # unless a comparison names another checkout (backends.py --trees).
-sys.path.insert(0, os.environ.get("SKOUT_BENCH_TREE") or str(Path(__file__).resolve().parent.parent))
+_TREE = os.environ.get("SKOUT_BENCH_TREE") or str(Path(__file__).resolve().parent.parent)
+sys.path.insert(0, _TREE)
 
 import skout
 from skout import AutoHeadClassifier, AutoHeadRegressor

@@ -277,7 +277,7 @@ warnings.simplefilter("ignore", ConvergenceWarning)
 def body(input_shape, width=4):
     import keras
 
-    return keras.Sequential([keras.Input(input_shape), keras.layers.Dense(width, activation="relu")])
+    return keras.Sequential([keras.Input(input_shape), keras.layers.Dense(width, "relu")])
 
 
 X = np.random.RandomState(0).randn(60, 3)
