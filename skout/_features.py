@@ -346,13 +346,13 @@ def check_same_columns(estimator, X, previous):
         return  # a plain table (or image array) then and now
     was = () if previous is None else tuple(c.index for c in previous.categorical)
     X = _as_table(X)
+    names = _categorical.column_names(X)
     mask = _categorical.categorical_mask(X, estimator.categorical_features)
     now = tuple(int(j) for j in np.flatnonzero(mask)) if mask is not None else ()
     if isinstance(estimator.categorical_features, str):  # "from_dtype"
         now = tuple(sorted(set(now) | set(was)))
     changes = []
     if now != was:
-        names = _categorical.column_names(X)
         label = [names[j] for j in now] if names is not None else list(now)
         before = [c.label for c in previous.categorical] if previous is not None else []
         changes.append(f"the categorical columns were {before}, they are now {label}")
@@ -361,7 +361,6 @@ def check_same_columns(estimator, X, previous):
         changes.append(f"inputs= was {'set' if had_inputs else 'None'}, it is now "
                        f"{'set' if estimator.inputs is not None else 'None'}")  # fmt: skip
     elif had_inputs:
-        names = _categorical.column_names(X)
         groups = _groups(X, estimator.inputs, names, None)
         if [(g.name, g.columns) for g in groups] != [(g.name, g.columns) for g in previous.groups]:
             changes.append("inputs= now maps other columns to the inputs")

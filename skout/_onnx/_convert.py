@@ -357,23 +357,21 @@ def _codes(g, x, kind, categories):
             "would share one embedding row. Give the input a DoubleTensorType (or an "
             "Int64TensorType for integer ids) in initial_types."
         )
-    if not isinstance(kind, (FloatTensorType, DoubleTensorType)):  # integers, booleans
-        if not isinstance(kind, Int64TensorType):
-            x = g.cast(x, TensorProto.INT64)
-        if whole:
-            return _label_encoder(g, x, {"keys_int64s": [int(c) for c in numbers]}, values)
-        x = g.cast(x, _graph.proto_of(np.float32))  # no integer is a fractional category
-        return _label_encoder(g, x, {"keys_floats": [float(c) for c in numbers]}, values)
+    integers = not isinstance(kind, (FloatTensorType, DoubleTensorType))  # or booleans
+    if integers and not isinstance(kind, Int64TensorType):
+        x = g.cast(x, TensorProto.INT64)
     if whole:
         # A float value reads as its integer, and is unseen if it is not whole.
-        as_int = g.cast(x, TensorProto.INT64)
+        as_int = x if integers else g.cast(x, TensorProto.INT64)
         codes = _label_encoder(g, as_int, {"keys_int64s": [int(c) for c in numbers]}, values)
-        same = g.node("Equal", [g.cast(as_int, _input_proto(kind)), x], "whole")
-        codes = g.node("Where", [same, codes, _int64(g, unseen, "unseen")], "codes")
-    else:
-        if not isinstance(kind, FloatTensorType):
-            x = g.cast(x, _graph.proto_of(np.float32))
-        codes = _label_encoder(g, x, {"keys_floats": [float(c) for c in numbers]}, values)
+        if not integers:
+            same = g.node("Equal", [g.cast(as_int, _input_proto(kind)), x], "whole")
+            codes = g.node("Where", [same, codes, _int64(g, unseen, "unseen")], "codes")
+    else:  # no integer is a fractional category
+        as_float = x if isinstance(kind, FloatTensorType) else g.cast(x, TensorProto.FLOAT)
+        codes = _label_encoder(g, as_float, {"keys_floats": [float(c) for c in numbers]}, values)
+    if integers:
+        return codes  # an integer is never NaN
     nan = g.node("IsNaN", [x], "missing")
     return g.node("Where", [nan, _int64(g, missing, "missing"), codes], "codes")
 
