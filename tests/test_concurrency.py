@@ -10,6 +10,7 @@ models, never a mix, never an error.
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 
@@ -72,6 +73,27 @@ def _mixed(result, reference):
     ]
 
 
+def _refit_while_reading(est, targets, readers):
+    """Refit ``est`` N_REFITS times on X, cycling through ``targets``, while each
+    of ``readers`` is called over and over in a thread of its own."""
+    done = threading.Event()
+
+    def loop(read):
+        while not done.is_set():
+            read()
+
+    threads = [threading.Thread(target=loop, args=(read,)) for read in readers]
+    for thread in threads:
+        thread.start()
+    try:
+        for i in range(N_REFITS):
+            est.fit(X, targets[i % len(targets)])
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join()
+
+
 def test_readers_never_see_half_a_refit(fast_switching):
     est = AutoHeadClassifier(**PARAMS).fit(X, Y_TWO)
     reference = [
@@ -84,35 +106,25 @@ def test_readers_never_see_half_a_refit(fast_switching):
     ]
     assert views[0] != views[1]
     assert len(_mixed(reference[0], reference[1:])) == 4  # the two models differ everywhere
-    done = threading.Event()
     problems, counts = [], [0, 0]
 
     def read(use_view):
-        while not done.is_set():
-            try:
-                if use_view:
-                    facts = _view_facts(est)
-                    if facts not in views:
-                        problems.append(("view", facts))
-                else:
-                    # Each call on its own sees one model (the next may see the other).
-                    mixed = _mixed(_reads(est), reference)
-                    if mixed:
-                        problems.append(("mixed", mixed))
-                counts[use_view] += 1
-            except Exception as exc:  # any error is a failure: record it
-                problems.append(("error", repr(exc)))
+        try:
+            if use_view:
+                facts = _view_facts(est)
+                if facts not in views:
+                    problems.append(("view", facts))
+            else:
+                # Each call on its own sees one model (the next may see the other).
+                mixed = _mixed(_reads(est), reference)
+                if mixed:
+                    problems.append(("mixed", mixed))
+            counts[use_view] += 1
+        except Exception as exc:  # any error is a failure: record it
+            problems.append(("error", repr(exc)))
 
-    readers = [threading.Thread(target=read, args=(i == 3,)) for i in range(4)]
-    for thread in readers:
-        thread.start()
-    try:
-        for i in range(N_REFITS):
-            est.fit(X, Y_THREE if i % 2 == 0 else Y_TWO)
-    finally:
-        done.set()
-        for thread in readers:
-            thread.join()
+    readers = [functools.partial(read, i == 3) for i in range(4)]
+    _refit_while_reading(est, (Y_THREE, Y_TWO), readers)
     assert not problems, problems[:5]
     assert counts[0] > 0 and counts[1] > 0, counts
 
@@ -122,28 +134,17 @@ def test_regressor_readers_never_see_half_a_refit(fast_switching):
     y_one, y_two = X[:, 0] * 3.0, np.column_stack([X[:, 0], X[:, 1] * 5.0])
     est = AutoHeadRegressor(**PARAMS).fit(X, y_one)
     expected = [AutoHeadRegressor(**PARAMS).fit(X, y).predict(X_QUERY) for y in (y_one, y_two)]
-    done = threading.Event()
     problems = []
 
     def read():
-        while not done.is_set():
-            try:
-                got = est.predict(X_QUERY)
-                if not any(np.array_equal(got, e) for e in expected):
-                    problems.append(("mixed", got.shape))
-            except Exception as exc:
-                problems.append(("error", repr(exc)))
+        try:
+            got = est.predict(X_QUERY)
+            if not any(np.array_equal(got, e) for e in expected):
+                problems.append(("mixed", got.shape))
+        except Exception as exc:
+            problems.append(("error", repr(exc)))
 
-    readers = [threading.Thread(target=read) for _ in range(3)]
-    for thread in readers:
-        thread.start()
-    try:
-        for i in range(N_REFITS):
-            est.fit(X, y_two if i % 2 == 0 else y_one)
-    finally:
-        done.set()
-        for thread in readers:
-            thread.join()
+    _refit_while_reading(est, (y_two, y_one), [read] * 3)
     assert not problems, problems[:5]
 
 
